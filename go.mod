@@ -1,0 +1,3 @@
+module github.com/meshdfu/meshdfu
+
+go 1.26

@@ -1,0 +1,43 @@
+package mesh
+
+// ADType is the advertising data type that carries a mesh PDU (Mesh Protocol
+// v1.1 §3.3.1; Bluetooth Assigned Numbers).
+type ADType uint8
+
+// AD types of the mesh advertising bearer.
+const (
+	ADProvisioning ADType = 0x29 // «PB-ADV»
+	ADMessage      ADType = 0x2A // «Mesh Message»: a Network PDU
+	ADBeacon       ADType = 0x2B // «Mesh Beacon»
+)
+
+// String names the AD type.
+func (t ADType) String() string {
+	switch t {
+	case ADProvisioning:
+		return "pb-adv"
+	case ADMessage:
+		return "message"
+	case ADBeacon:
+		return "beacon"
+	}
+	return "ADType(0x" + hex2(uint8(t)) + ")"
+}
+
+func hex2(b uint8) string {
+	const digits = "0123456789abcdef"
+	return string([]byte{digits[b>>4], digits[b&0xf]})
+}
+
+// Bearer moves a node's PDUs to the air (or the simulated medium, or UDP).
+// Send queues payload (a Network PDU or a beacon, without the AD length and
+// type octets) for tx.Transmissions() advertising events spaced by
+// tx.Interval(); it copies payload and never blocks. Received PDUs reach the
+// node through the function the node gave its bearer, on the node's executor.
+type Bearer interface {
+	Send(kind ADType, payload []byte, tx Transmit)
+}
+
+// ReceiveFunc is how a bearer hands a received PDU to a node. It runs on the
+// node's executor; the node must not retain payload after it returns.
+type ReceiveFunc func(kind ADType, payload []byte)
