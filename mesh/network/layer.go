@@ -57,7 +57,7 @@ type Rx struct {
 	NetKeyIndex  uint16
 	IVIndex      uint32      // the IV Index the PDU was secured with
 	Friendship   bool        // secured with friendship credentials
-	Friend       *Friendship // those credentials, when Friendship
+	Friend       *Friendship // those credentials (received PDUs only; nil on loopback)
 	NewKey       bool        // secured with the new key of a Key Refresh
 	Loopback     bool        // originated by this node (local interface)
 	TransportPDU []byte      // lower transport PDU
