@@ -251,7 +251,10 @@ func Hex(s string) []byte {
 }
 
 // Key decodes a 16-octet key.
-func Key(s string) (k [16]byte) {
+// KeyT is a 16-octet key.
+type KeyT = [16]byte
+
+func Key(s string) (k KeyT) {
 	b := Hex(s)
 	if len(b) != 16 {
 		panic(fmt.Sprintf("vectors: key %q is %d octets", s, len(b)))
