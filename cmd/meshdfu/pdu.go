@@ -28,7 +28,7 @@ func newPDUCmd() *cobra.Command {
 func newPDUDecodeCmd() *cobra.Command {
 	var (
 		netKeys, appKeys, devKeys, labels, friendships []string
-		ivIndex                                       string
+		ivIndex                                        string
 	)
 	cmd := &cobra.Command{
 		Use:   "decode [flags] PDU_HEX...",
