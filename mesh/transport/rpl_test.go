@@ -23,7 +23,7 @@ func TestReplayList(t *testing.T) {
 		{"check", 1, 5, 9, ErrReplay, false, 1},
 		{"check", 1, 4, 0xFFFFFF, ErrReplay, false, 1}, // lower IV Index
 		{"check", 1, 5, 11, nil, false, 1},
-		{"check", 1, 6, 0, nil, false, 1}, // higher IV Index, SEQ reset
+		{"check", 1, 6, 0, nil, false, 1},  // higher IV Index, SEQ reset
 		{"update", 1, 5, 9, nil, false, 1}, // older: no change
 		{"update", 2, 5, 1, nil, true, 2},
 		{"check", 3, 5, 1, ErrRPLFull, false, 2},
