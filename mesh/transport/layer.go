@@ -134,7 +134,7 @@ type ControlTx struct {
 // Config configures a Layer. Zero fields take the documented defaults.
 type Config struct {
 	Clock  mesh.Clock   // required
-	Rand   *rand.Rand   // nil: a fixed seed
+	Rand   *rand.Rand   // reserved for randomized delays (none yet); nil: a fixed seed
 	Logger *slog.Logger // nil: discard
 
 	SARTx   SARTransmitter // zero value: DefaultSARTransmitter
