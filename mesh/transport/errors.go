@@ -34,6 +34,9 @@ var (
 	// ErrRPLFull reports that the replay protection list has no room for a
 	// new source.
 	ErrRPLFull = errors.New("transport: replay protection list full")
+	// ErrBusy reports that too many segmented messages wait to be sent
+	// (Config.MaxTxMessages).
+	ErrBusy = errors.New("transport: too many segmented messages queued")
 	// ErrClosed reports a transfer abandoned because the layer was reset.
 	ErrClosed = errors.New("transport: layer reset")
 )

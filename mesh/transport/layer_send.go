@@ -11,9 +11,6 @@ import (
 	"github.com/meshdfu/meshdfu/mesh/crypto"
 )
 
-// ErrBusy reports that too many segmented messages wait to be sent.
-var ErrBusy = fmt.Errorf("transport: too many segmented messages queued")
-
 // txPair holds the segmented transfer in progress from one source to one
 // destination and those queued behind it (§3.5.3.3: one at a time).
 type txPair struct {
