@@ -20,6 +20,8 @@ type fixture struct {
 	b     *access.Model // 0x1001 on the second element, 1 subscription max, periodic
 	v     *access.Model // vendor, no subscriptions, no publication
 	sent  []sentMsg
+
+	sendHook func(ctx *access.Context, p []byte, done func(error)) error // replaces recording
 }
 
 type sentMsg struct {
@@ -39,6 +41,9 @@ func newFixture(t *testing.T) *fixture {
 		Primary:    func() mesh.Address { return 0x0100 },
 		DefaultTTL: func() uint8 { return f.state.Features().DefaultTTL },
 		Send: func(ctx *access.Context, p []byte, done func(error)) error {
+			if f.sendHook != nil {
+				return f.sendHook(ctx, p, done)
+			}
 			f.sent = append(f.sent, sentMsg{*ctx, append([]byte(nil), p...)})
 			if done != nil {
 				done(nil)
