@@ -164,12 +164,10 @@ func (c *Client) onTimer(r *request) {
 	if r.left > 0 {
 		r.left--
 		c.log.Debug("config: resending", "dst", r.dst, "opcode", r.msg.Opcode())
-		if err := c.send(r); err == nil {
-			return
-		} else {
+		if err := c.send(r); err != nil {
 			c.finish(r, nil, err)
-			return
 		}
+		return
 	}
 	c.finish(r, nil, ErrTimeout)
 }
