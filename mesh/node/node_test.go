@@ -182,11 +182,16 @@ func TestConfigureOverHub(t *testing.T) {
 
 func sendApp(t *testing.T, w *world, dst mesh.Address, params []byte) {
 	t.Helper()
+	sendAppFrom(t, w, w.client, dst, params)
+}
+
+func sendAppFrom(t *testing.T, w *world, from *Node, dst mesh.Address, params []byte) {
+	t.Helper()
 	var sendErr error
 	done := false
 	// The client has no model bound to the AppKey; send from the transport.
 	payload, _ := access.Marshal(&raw{op: opTest, params: params})
-	err := w.client.Transport().SendAccess(&transport.AccessTx{Src: clientAddr, Dst: dst, AppKeyIndex: 0, TTL: 5, Payload: payload}, func(err error) {
+	err := from.Transport().SendAccess(&transport.AccessTx{Src: from.Address(), Dst: dst, AppKeyIndex: 0, TTL: 5, Payload: payload}, func(err error) {
 		sendErr, done = err, true
 	})
 	if err != nil {
