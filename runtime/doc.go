@@ -16,11 +16,12 @@
 // a callback, with context.Context cancellation:
 //
 //	l := runtime.New(runtime.Config{Logger: log})
-//	go l.Run(ctx)
+//	l.Start(ctx)
 //	defer l.Close()
-//	n := node.New(node.Config{Clock: l, Executor: l, ...})
-//	status, err := runtime.Await(ctx, l, func(done func(config.Status, error)) {
-//		n.Config().Get(addr, done) // runs on the loop; done runs later, on the loop
+//	// ... build the node with l as its Clock and Executor ...
+//	err := l.Do(ctx, func() { count = node.Count() }) // any node call, run on the loop
+//	st, err := runtime.Await(ctx, l, func(done func(Status, error)) {
+//		cli.Get(target, done) // runs on the loop; done is called later, on the loop
 //	})
 //
 // DataDir keeps a node's durable files (state, keys) in a directory only its
