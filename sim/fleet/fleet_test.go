@@ -73,7 +73,7 @@ func replay(t *testing.T, seed uint64) {
 	t.Helper()
 	t.Cleanup(func() {
 		if t.Failed() {
-			fmt.Printf("replay: go test -run '^%s$' ./sim/fleet/ (seed %d)\n", t.Name(), seed)
+			fmt.Printf("replay: go test -run '%s' ./sim/fleet/ (seed %d)\n", t.Name(), seed)
 		}
 	})
 }
