@@ -1,0 +1,943 @@
+package blob
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/meshdfu/meshdfu/mesh"
+	"github.com/meshdfu/meshdfu/mesh/access"
+	"github.com/meshdfu/meshdfu/mesh/crypto"
+)
+
+// Client errors.
+var (
+	// ErrBusy reports a Start while a transfer runs, or a Resume that has
+	// nothing suspended.
+	ErrBusy = errors.New("blob: client busy")
+	// ErrNotRunning reports Suspend or Cancel with no transfer.
+	ErrNotRunning = errors.New("blob: no transfer")
+	// ErrTargetTimeout is wrapped by a LostError of a target that did not
+	// answer.
+	ErrTargetTimeout = errors.New("blob: target timed out")
+	// ErrTargetStatus is wrapped by a LostError of a target that answered
+	// a status other than the one the procedure needs.
+	ErrTargetStatus = errors.New("blob: target answered an error status")
+	// ErrAllTargetsLost ends a transfer that has no target left.
+	ErrAllTargetsLost = errors.New("blob: every target lost")
+	// ErrCanceled ends a transfer the caller cancelled.
+	ErrCanceled = errors.New("blob: transfer cancelled")
+	// ErrNoCommonParameters reports targets whose capabilities leave no
+	// block size, chunk size or mode in common.
+	ErrNoCommonParameters = errors.New("blob: no transfer parameters fit every target")
+)
+
+// LostError is why a target left a transfer: the step, and either the
+// number of sends it ignored or the status it answered.
+type LostError struct {
+	Target   mesh.Address
+	Step     string // "Information Get", "Transfer Start", "Block Start", "Block Get", "Chunk Transfer", "Transfer Get", "capabilities"
+	Timeout  bool   // no answer after Attempts sends
+	Attempts int
+	Status   Status // the status answered, when not Timeout
+	Phase    Phase  // the phase reported, when the phase was wrong
+	Detail   string // what was wrong when Status is Success
+}
+
+// Error reads "target 0x0102: Transfer Status: Wrong Phase" or "target
+// 0x0102: Block Get: no answer after 5 tries".
+func (e *LostError) Error() string {
+	switch {
+	case e.Timeout:
+		return fmt.Sprintf("target %v: %s: no answer after %d tries", e.Target, e.Step, e.Attempts)
+	case e.Detail != "":
+		return fmt.Sprintf("target %v: %s: %s", e.Target, e.Step, e.Detail)
+	}
+	return fmt.Sprintf("target %v: %s: %s", e.Target, e.Step, e.Status)
+}
+
+// Unwrap returns ErrTargetTimeout or ErrTargetStatus.
+func (e *LostError) Unwrap() error {
+	if e.Timeout {
+		return ErrTargetTimeout
+	}
+	return ErrTargetStatus
+}
+
+// ClientConfig configures a Client. Layer and Clock are required.
+type ClientConfig struct {
+	Layer  *access.Layer
+	Clock  mesh.Clock
+	Logger *slog.Logger // nil: discard
+
+	AppKeyIndex uint16 // the AppKey every target has bound to its server
+	TTL         uint8  // 0: access.DefaultTTL
+	// TimeoutBase is the Timeout Base (10 s units) the targets' servers
+	// were given; the client timeout is 10 s·(TimeoutBase+2) + 100 ms·TTL
+	// (blob.md §10).
+	TimeoutBase uint16
+	// MTU is the Client MTU Size sent in Transfer Start; 0: 380.
+	MTU uint16
+	// Strategy is how to move the data; a zero Strategy (empty Name)
+	// takes StrategyMeshdfu.
+	Strategy Strategy
+	// TxBacklog, if set, returns the number of PDUs queued on the node's
+	// advertiser (the simulator's NodeMetrics.QueueLen); the client then
+	// holds chunks while it exceeds Strategy.MaxBacklog.
+	TxBacklog func() int
+}
+
+// Transfer is one BLOB transfer to a set of targets.
+type Transfer struct {
+	ID   uint64
+	Size uint32
+	Data io.ReaderAt // read by chunk, possibly repeatedly and out of order
+	// Mode is ModePush or ModePull; ModeNone picks Push when every target
+	// supports it, else Pull.
+	Mode TransferMode
+	// Targets are the servers' unicast addresses.
+	Targets []mesh.Address
+	// Group is a group address every target's server subscribes to, or
+	// unassigned to address each target by unicast. For a virtual address
+	// set Label (Group is then computed).
+	Group mesh.Address
+	Label *[16]byte
+
+	Callbacks Callbacks
+}
+
+// Callbacks report a transfer's events on the node's executor. All are
+// optional. State changes are complete before a callback runs, so a
+// callback may call Suspend, Cancel or Start.
+type Callbacks struct {
+	// OnCapabilities reports the intersection of the targets' limits and
+	// the parameters chosen.
+	OnCapabilities func(lim Limits, blockSizeLog uint8, mode TransferMode)
+	// OnProgress reports a target's progress when it confirms chunks or a
+	// block.
+	OnProgress func(p TargetProgress)
+	// OnTargetLost reports a target that left the transfer and why.
+	OnTargetLost func(err *LostError)
+	// OnBlockDone reports a block every remaining target holds.
+	OnBlockDone func(block int)
+	// OnSuspended reports that the transfer stopped because every
+	// remaining target timed out (or the caller suspended it); Resume
+	// continues it.
+	OnSuspended func()
+	// OnEnd reports the end: res.Err is nil when at least one target
+	// confirmed the whole BLOB.
+	OnEnd func(res Result)
+}
+
+// TargetProgress is one target's confirmed progress.
+type TargetProgress struct {
+	Target      mesh.Address
+	Blocks      int // blocks of the BLOB
+	BlocksDone  int // blocks the target confirmed
+	Block       int // current block, −1 when none
+	Chunks      int // chunks of the current block
+	ChunksDone  int // chunks of the current block the target confirmed
+	OctetsDone  uint64
+	Complete    bool // confirmed the whole BLOB (Transfer Get: Complete)
+	Lost        *LostError
+	LastContact time.Time
+}
+
+// Result is the outcome of a transfer.
+type Result struct {
+	Err       error
+	Completed []mesh.Address
+	Lost      []*LostError
+	Duration  time.Duration
+	Stats     ClientStats
+}
+
+// ClientStats counts what a transfer sent.
+type ClientStats struct {
+	Requests     uint64 // acknowledged-message attempts (one group send or one round of unicasts)
+	Chunks       uint64 // Chunk Transfer messages handed to the transport
+	ChunkOctets  uint64 // chunk data octets sent (with repeats)
+	RepairPasses uint64 // passes after the first of a block
+	Answers      uint64 // status messages received from targets
+}
+
+// ClientState is the procedure step of a Client.
+//
+//	Idle → Capabilities → Starting → Block (Block Start, Send Data,
+//	Determine Block Status … per block) → Confirming → Idle
+//	any → Suspended (caller, or every target timed out) → Starting (Resume)
+//	any → Cancelling → Idle
+type ClientState uint8
+
+// Client states.
+const (
+	ClientIdle ClientState = iota
+	ClientCapabilities
+	ClientStarting
+	ClientBlock
+	ClientConfirming
+	ClientSuspended
+	ClientCancelling
+)
+
+// String names the state.
+func (s ClientState) String() string {
+	return [...]string{"Idle", "Capabilities", "Starting", "Block", "Confirming", "Suspended", "Cancelling"}[s]
+}
+
+// cliTarget is the client's bookkeeping of one target.
+type cliTarget struct {
+	addr    mesh.Address
+	lost    *LostError
+	caps    *InformationStatus
+	contact time.Time
+
+	needBlocks ChunkSet // blocks the target reported not received (Len 0: all)
+	blocksDone int
+	octetsDone uint64
+
+	// current block
+	blockDone   bool
+	started     bool // answered Block Start for the current block
+	needStart   bool // must be sent Block Start again (suspended, rebooted)
+	missing     ChunkSet
+	reported    bool // answered the last Block Get with a usable list
+	pullReq     []uint16
+	pullSent    []uint16
+	pullTimer   mesh.Timer
+	pullGen     uint64
+	pullTries   int
+	pullPending bool // has requests not yet sent
+
+	complete bool
+}
+
+// Client is the BLOB Transfer Client model (SIG model 0x1401). Add
+// Client.Model() to an element; call every method on the node's executor.
+type Client struct {
+	cfg   ClientConfig
+	strat Strategy
+	log   *slog.Logger
+	clk   mesh.Clock
+	model *access.Model
+
+	state   ClientState
+	xfer    Transfer
+	group   mesh.Address
+	label   *[16]byte
+	targets []*cliTarget
+	byAddr  map[mesh.Address]*cliTarget
+	lim     Limits
+	mode    TransferMode
+	log2    uint8
+	blocks  int
+	started time.Time
+	stats   ClientStats
+	gen     uint64 // bumped on every stop, so stale timers do nothing
+	rts     []*roundtrip
+
+	// block state
+	block     int
+	chunkSize uint16
+	nChunks   int
+	blockLen  int
+	multicast bool
+	loss      float64
+	firstPass bool
+	pass      ChunkSet
+	passNext  int
+	inflight  int
+	sendTimer mesh.Timer
+	sending   bool
+	startRT   *roundtrip
+	buf       []byte
+	chunk     ChunkTransfer
+
+	// decode scratch
+	tStatus TransferStatus
+	bStatus BlockStatus
+	report  PartialBlockReport
+	info    InformationStatus
+}
+
+// NewClient returns a Client; add its Model to the initiator's element.
+func NewClient(cfg ClientConfig) (*Client, error) {
+	if cfg.Layer == nil || cfg.Clock == nil {
+		return nil, errors.New("blob: ClientConfig needs Layer and Clock")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.TTL == 0 {
+		cfg.TTL = access.DefaultTTL
+	}
+	if cfg.MTU == 0 {
+		cfg.MTU = access.MaxMessageSize
+	}
+	if cfg.Strategy.Name == "" {
+		cfg.Strategy = StrategyMeshdfu
+	}
+	if err := cfg.Strategy.validate(); err != nil {
+		return nil, err
+	}
+	c := &Client{cfg: cfg, strat: cfg.Strategy, log: cfg.Logger, clk: cfg.Clock, byAddr: map[mesh.Address]*cliTarget{}}
+	c.model = &access.Model{ID: ClientModelID, Ops: []access.Op{
+		{Opcode: OpTransferStatus, Len: access.LenMin(2), Handler: c.onTransferStatus},
+		{Opcode: OpBlockStatus, Len: access.LenMin(5), Handler: c.onBlockStatus},
+		{Opcode: OpPartialBlockReport, Handler: c.onPartialBlockReport},
+		{Opcode: OpInformationStatus, Len: access.LenExact(13), Handler: c.onInformationStatus},
+	}}
+	return c, nil
+}
+
+// Model returns the client's model instance.
+func (c *Client) Model() *access.Model { return c.model }
+
+// State returns the procedure step.
+func (c *Client) State() ClientState { return c.state }
+
+// Strategy returns the strategy in use.
+func (c *Client) Strategy() Strategy { return c.strat }
+
+// SetStrategy replaces the strategy for the next transfer.
+func (c *Client) SetStrategy(s Strategy) error {
+	if c.state != ClientIdle {
+		return ErrBusy
+	}
+	if err := s.validate(); err != nil {
+		return err
+	}
+	c.strat = s
+	return nil
+}
+
+// clientTimeout is 10 s·(TimeoutBase+2) + 100 ms·TTL (blob.md §10).
+func (c *Client) clientTimeout() time.Duration {
+	ttl := c.cfg.TTL
+	if ttl == access.DefaultTTL {
+		ttl = c.cfg.Layer.DefaultTTL()
+	}
+	return 10*time.Second*time.Duration(int(c.cfg.TimeoutBase)+2) + 100*time.Millisecond*time.Duration(ttl)
+}
+
+// Start begins transfer x: Retrieve Capabilities, Transfer Start, the
+// blocks, Determine Transfer Status. Results come through x.Callbacks.
+func (c *Client) Start(x Transfer) error {
+	if c.state != ClientIdle {
+		return ErrBusy
+	}
+	switch {
+	case len(x.Targets) == 0:
+		return errors.New("blob: transfer without targets")
+	case x.Size == 0 || x.Data == nil:
+		return errors.New("blob: transfer needs Size and Data")
+	case x.Mode > ModePull:
+		return fmt.Errorf("blob: transfer mode %v", x.Mode)
+	}
+	group := x.Group
+	if x.Label != nil {
+		group = mesh.Address(crypto.VirtualAddress(*x.Label))
+	}
+	if group != mesh.AddrUnassigned && (group.IsUnicast() || (group.IsVirtual() && x.Label == nil)) {
+		return fmt.Errorf("blob: %v is not a group or virtual address with its Label UUID", group)
+	}
+	c.xfer = x
+	c.group, c.label = group, x.Label
+	c.targets = c.targets[:0]
+	clear(c.byAddr)
+	for _, a := range x.Targets {
+		if !a.IsUnicast() {
+			return fmt.Errorf("blob: target %v is not unicast", a)
+		}
+		if c.byAddr[a] != nil {
+			return fmt.Errorf("blob: target %v twice", a)
+		}
+		t := &cliTarget{addr: a}
+		c.targets = append(c.targets, t)
+		c.byAddr[a] = t
+	}
+	c.stats = ClientStats{}
+	c.started = c.clk.Now()
+	c.loss = c.strat.ExpectedLoss
+	c.block = -1
+	c.lim = Limits{}
+	c.retrieveCapabilities()
+	return nil
+}
+
+func (c *Client) setState(s ClientState) {
+	if c.state != s {
+		c.log.Info("blob client: state", "from", c.state.String(), "to", s.String())
+	}
+	c.state = s
+}
+
+func (c *Client) active() []*cliTarget {
+	var out []*cliTarget
+	for _, t := range c.targets {
+		if t.lost == nil {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// send sends msg to dst (a target, or the transfer's group).
+func (c *Client) send(dst mesh.Address, msg access.Message, done func(error)) bool {
+	ctx := access.Context{Dst: dst, AppKeyIndex: c.cfg.AppKeyIndex, TTL: c.cfg.TTL}
+	if dst.IsVirtual() {
+		ctx.Label = c.label
+	}
+	if err := c.cfg.Layer.Send(c.model, &ctx, msg, done); err != nil {
+		c.log.Warn("blob client: send failed", "dst", dst, "opcode", msg.Opcode(), "err", err)
+		return false
+	}
+	return true
+}
+
+// lose drops t from the transfer with reason err; the transfer goes on.
+func (c *Client) lose(t *cliTarget, err *LostError) {
+	if t.lost != nil {
+		return
+	}
+	t.lost = err
+	c.stopPullTimer(t)
+	c.log.Warn("blob client: target lost", "target", t.addr, "err", err.Error())
+	if f := c.xfer.Callbacks.OnTargetLost; f != nil {
+		f(err)
+	}
+	c.progress(t)
+}
+
+func (c *Client) loseStatus(t *cliTarget, step string, st Status) {
+	c.lose(t, &LostError{Target: t.addr, Step: step, Status: st})
+}
+
+func (c *Client) progress(t *cliTarget) {
+	if f := c.xfer.Callbacks.OnProgress; f != nil {
+		f(c.targetProgress(t))
+	}
+}
+
+func (c *Client) targetProgress(t *cliTarget) TargetProgress {
+	p := TargetProgress{
+		Target: t.addr, Blocks: c.blocks, BlocksDone: t.blocksDone, Block: c.block,
+		OctetsDone: t.octetsDone, Complete: t.complete, Lost: t.lost, LastContact: t.contact,
+	}
+	if c.block >= 0 && c.nChunks > 0 {
+		p.Chunks = c.nChunks
+		switch {
+		case t.blockDone:
+			p.ChunksDone = c.nChunks
+		case t.missing.Len() == c.nChunks:
+			p.ChunksDone = c.nChunks - t.missing.Count()
+		}
+	}
+	return p
+}
+
+// Progress returns a snapshot of every target's progress.
+func (c *Client) Progress() []TargetProgress {
+	out := make([]TargetProgress, 0, len(c.targets))
+	for _, t := range c.targets {
+		out = append(out, c.targetProgress(t))
+	}
+	return out
+}
+
+// checkTargets ends or suspends the transfer when no target is left; it
+// reports whether the transfer goes on.
+func (c *Client) checkTargets() bool {
+	if len(c.active()) > 0 {
+		return true
+	}
+	allTimeout := true
+	for _, t := range c.targets {
+		if t.lost != nil && !t.lost.Timeout {
+			allTimeout = false
+		}
+	}
+	if allTimeout && c.state != ClientCapabilities {
+		c.suspend()
+		return false
+	}
+	c.end(ErrAllTargetsLost)
+	return false
+}
+
+// halt stops every timer and step of the running transfer.
+func (c *Client) halt() {
+	c.gen++
+	c.stopRoundtrips()
+	c.stopSending()
+	for _, t := range c.targets {
+		c.stopPullTimer(t)
+	}
+}
+
+func (c *Client) end(err error) {
+	c.halt()
+	res := Result{Err: err, Duration: c.clk.Now().Sub(c.started), Stats: c.stats}
+	for _, t := range c.targets {
+		if t.lost != nil {
+			res.Lost = append(res.Lost, t.lost)
+		} else if t.complete {
+			res.Completed = append(res.Completed, t.addr)
+		}
+	}
+	if err == nil && len(res.Completed) == 0 {
+		res.Err = ErrAllTargetsLost
+	}
+	c.setState(ClientIdle)
+	c.log.Info("blob client: end", "completed", len(res.Completed), "lost", len(res.Lost), "err", res.Err)
+	if f := c.xfer.Callbacks.OnEnd; f != nil {
+		f(res)
+	}
+}
+
+func (c *Client) suspend() {
+	c.halt()
+	c.setState(ClientSuspended)
+	if f := c.xfer.Callbacks.OnSuspended; f != nil {
+		f()
+	}
+}
+
+// Suspend pauses the transfer; Resume continues it. The targets' servers
+// suspend by themselves when their inactivity timer expires.
+func (c *Client) Suspend() error {
+	switch c.state {
+	case ClientIdle, ClientCancelling:
+		return ErrNotRunning
+	case ClientSuspended:
+		return nil
+	}
+	c.suspend()
+	return nil
+}
+
+// Resume continues a suspended transfer: targets lost by timeout come
+// back, Transfer Start runs again (servers in Suspended resume), and the
+// blocks continue from those the targets still miss (blob.md §12.8).
+func (c *Client) Resume() error {
+	if c.state != ClientSuspended {
+		return ErrBusy
+	}
+	for _, t := range c.targets {
+		if t.lost != nil && t.lost.Timeout {
+			t.lost = nil
+		}
+	}
+	if c.log2 == 0 {
+		c.retrieveCapabilities()
+		return nil
+	}
+	c.transferStart()
+	return nil
+}
+
+// Cancel stops the transfer and sends Transfer Cancel to the remaining
+// targets; OnEnd then reports ErrCanceled.
+func (c *Client) Cancel() error {
+	switch c.state {
+	case ClientIdle:
+		return ErrNotRunning
+	case ClientCancelling:
+		return nil
+	}
+	c.halt()
+	c.setState(ClientCancelling)
+	msg := &TransferCancel{ID: c.xfer.ID}
+	c.startRoundtrip("Transfer Cancel", msg, OpTransferStatus, c.targets, true,
+		func(t *cliTarget, m access.Message) bool { return true },
+		func() { c.end(ErrCanceled) })
+	return nil
+}
+
+// retrieveCapabilities sends Information Get and intersects the answers
+// (blob.md §12.3).
+func (c *Client) retrieveCapabilities() {
+	c.setState(ClientCapabilities)
+	c.lim = Limits{}
+	first := true
+	c.startRoundtrip("Information Get", &InformationGet{}, OpInformationStatus, c.targets, true,
+		func(t *cliTarget, m access.Message) bool {
+			is := *m.(*InformationStatus)
+			t.caps = &is
+			c.intersect(t, &is, &first)
+			return true
+		}, c.onCapabilities)
+}
+
+func (c *Client) intersect(t *cliTarget, is *InformationStatus, first *bool) {
+	const step = "capabilities"
+	if is.MaxBLOBSize < c.xfer.Size {
+		c.lose(t, &LostError{Target: t.addr, Step: step, Status: StatusBLOBTooLarge,
+			Detail: fmt.Sprintf("BLOB Too Large: Max BLOB Size %d < %d", is.MaxBLOBSize, c.xfer.Size)})
+		return
+	}
+	if *first {
+		*first = false
+		c.lim = Limits{is.MinBlockSizeLog, is.MaxBlockSizeLog, is.MaxTotalChunks, is.MaxChunkSize, is.MaxBLOBSize, is.MTU, is.Modes}
+		return
+	}
+	l := c.lim
+	if l.Modes&is.Modes == 0 {
+		c.lose(t, &LostError{Target: t.addr, Step: step, Status: StatusUnsupportedTransferMode,
+			Detail: fmt.Sprintf("Unsupported Transfer Mode: supports %v, others %v", is.Modes, l.Modes)})
+		return
+	}
+	lo, hi := max(l.MinBlockSizeLog, is.MinBlockSizeLog), min(l.MaxBlockSizeLog, is.MaxBlockSizeLog)
+	if lo > hi {
+		c.lose(t, &LostError{Target: t.addr, Step: step, Status: StatusInvalidBlockSize,
+			Detail: fmt.Sprintf("Invalid Block Size: block sizes 2^%d–2^%d do not overlap 2^%d–2^%d",
+				is.MinBlockSizeLog, is.MaxBlockSizeLog, l.MinBlockSizeLog, l.MaxBlockSizeLog)})
+		return
+	}
+	c.lim = Limits{lo, hi, min(l.MaxTotalChunks, is.MaxTotalChunks), min(l.MaxChunkSize, is.MaxChunkSize),
+		min(l.MaxBLOBSize, is.MaxBLOBSize), min(l.MTU, is.MTU), l.Modes & is.Modes}
+}
+
+// Limits returns the intersection of the targets' capabilities.
+func (c *Client) Limits() Limits { return c.lim }
+
+func (c *Client) onCapabilities() {
+	if !c.checkTargets() {
+		return
+	}
+	mode := c.xfer.Mode
+	switch {
+	case mode == ModeNone && c.lim.Modes&SupportPush != 0:
+		mode = ModePush
+	case mode == ModeNone:
+		mode = ModePull
+	}
+	if !c.lim.Modes.Has(mode) {
+		for _, t := range c.active() {
+			c.lose(t, &LostError{Target: t.addr, Step: "capabilities", Status: StatusUnsupportedTransferMode,
+				Detail: fmt.Sprintf("Unsupported Transfer Mode: %v not in %v", mode, c.lim.Modes)})
+		}
+		c.end(fmt.Errorf("%w: mode %v", ErrNoCommonParameters, mode))
+		return
+	}
+	c.mode = mode
+	minChunk := c.lim.chunkLimit()
+	if c.strat.ChunkSize != 0 {
+		minChunk = min(minChunk, int(c.strat.ChunkSize))
+	} else if c.strat.Adaptive || c.strat.ExpectedLoss > 0 {
+		minChunk = 8 // the chunk may shrink to one PDU
+	}
+	log2, err := c.strat.chooseBlockLog(c.lim, minChunk)
+	if err != nil {
+		c.end(err)
+		return
+	}
+	c.log2 = log2
+	c.blocks = BlockCount(c.xfer.Size, log2)
+	if f := c.xfer.Callbacks.OnCapabilities; f != nil {
+		f(c.lim, log2, mode)
+	}
+	c.transferStart()
+}
+
+// transferStart sends Transfer Start (blob.md §12.5).
+func (c *Client) transferStart() {
+	c.setState(ClientStarting)
+	msg := &TransferStart{Mode: c.mode, ID: c.xfer.ID, Size: c.xfer.Size, BlockSizeLog: c.log2, MTU: c.cfg.MTU}
+	c.startRoundtrip("Transfer Start", msg, OpTransferStatus, c.targets, true,
+		func(t *cliTarget, m access.Message) bool {
+			st := m.(*TransferStatus)
+			if st.Status != StatusSuccess {
+				c.loseStatus(t, "Transfer Status", st.Status)
+				return true
+			}
+			if st.HasID && st.ID != c.xfer.ID {
+				c.lose(t, &LostError{Target: t.addr, Step: "Transfer Status", Status: StatusWrongBLOBID,
+					Detail: fmt.Sprintf("BLOB ID %016x, want %016x", st.ID, c.xfer.ID)})
+				return true
+			}
+			switch st.Phase {
+			case PhaseWaitingForBlock, PhaseWaitingForChunk, PhaseComplete:
+			default:
+				return false // Zephyr ignores it; the target times out if it persists
+			}
+			t.needBlocks = ChunkSet{}
+			if st.HasSize && st.BlocksNotReceived.Len() >= c.blocks {
+				t.needBlocks = NewChunkSet(c.blocks)
+				for b := 0; b < c.blocks; b++ {
+					if st.BlocksNotReceived.Has(b) {
+						t.needBlocks.Set(b)
+					}
+				}
+				t.blocksDone = c.blocks - t.needBlocks.Count()
+			}
+			if st.Phase == PhaseComplete {
+				t.needBlocks = NewChunkSet(c.blocks)
+				t.blocksDone = c.blocks
+			}
+			t.needStart = false
+			return true
+		}, func() {
+			if c.checkTargets() {
+				c.setState(ClientBlock)
+				c.nextBlock(0)
+			}
+		})
+}
+
+// needsBlock reports whether t still needs block b.
+func (t *cliTarget) needsBlock(b int) bool {
+	return t.needBlocks.Len() == 0 || t.needBlocks.Has(b)
+}
+
+// nextBlock starts the first block ≥ from that a target still needs, or
+// confirms the transfer when there is none.
+func (c *Client) nextBlock(from int) {
+	for b := from; b < c.blocks; b++ {
+		for _, t := range c.active() {
+			if t.needsBlock(b) {
+				c.startBlock(b)
+				return
+			}
+		}
+	}
+	c.confirm()
+}
+
+// startBlock runs Block Start for block b (blob.md §12.6) and, pipelined
+// or after it, Send Data.
+func (c *Client) startBlock(b int) {
+	c.block = b
+	c.blockLen = BlockLen(c.xfer.Size, c.log2, b)
+	var need []*cliTarget
+	for _, t := range c.active() {
+		t.blockDone = !t.needsBlock(b)
+		t.started, t.reported, t.needStart = false, false, false
+		t.pullReq, t.pullSent, t.pullTries, t.pullPending = t.pullReq[:0], t.pullSent[:0], 0, false
+		if !t.blockDone {
+			need = append(need, t)
+		}
+	}
+	c.multicast = c.group != mesh.AddrUnassigned && len(need) > c.strat.UnicastMax
+	n, loss := 1, 0.0
+	if c.multicast {
+		n, loss = len(need), c.loss
+	}
+	c.chunkSize = c.strat.chooseChunk(c.lim, c.blockLen, n, loss)
+	c.nChunks = ChunkCount(c.blockLen, c.chunkSize)
+	for _, t := range need {
+		t.missing = FullChunkSet(c.nChunks)
+	}
+	c.firstPass = true
+	c.log.Info("blob client: block", "block", b, "chunk_size", c.chunkSize, "chunks", c.nChunks,
+		"targets", len(need), "multicast", c.multicast, "loss", c.loss)
+	c.startRT = c.blockStartRoundtrip(need)
+	if c.mode == ModePull {
+		return // the answers carry the first requests
+	}
+	if c.strat.PipelineBlockStart {
+		c.sendPass(FullChunkSet(c.nChunks))
+	}
+}
+
+func (c *Client) blockStartRoundtrip(targets []*cliTarget) *roundtrip {
+	msg := &BlockStart{BlockNumber: uint16(c.block), ChunkSize: c.chunkSize}
+	gen := c.gen
+	return c.startRoundtrip("Block Start", msg, OpBlockStatus, targets, true,
+		func(t *cliTarget, m access.Message) bool { return c.onBlockStartStatus(t, m.(*BlockStatus)) },
+		func() {
+			if gen != c.gen {
+				return
+			}
+			c.startRT = nil
+			if !c.checkTargets() {
+				return
+			}
+			switch {
+			case c.mode == ModePull:
+				c.pullKick()
+			case !c.strat.PipelineBlockStart && c.firstPass && !c.sending:
+				c.sendPass(c.unionMissing())
+			case !c.sending && c.inflight == 0:
+				c.afterPass()
+			}
+		})
+}
+
+func (c *Client) onBlockStartStatus(t *cliTarget, st *BlockStatus) bool {
+	if st.Status != StatusSuccess {
+		c.loseStatus(t, "Block Status", st.Status)
+		return true
+	}
+	if st.BlockNumber != uint16(c.block) || st.ChunkSize != c.chunkSize {
+		return false // an answer to something else
+	}
+	t.started = true
+	c.takeBlockStatus(t, st)
+	if c.mode == ModePull && !t.blockDone {
+		c.pullRequest(t, st.EncodedMissing)
+	}
+	return true
+}
+
+// takeBlockStatus records what a Block Status says t misses.
+func (c *Client) takeBlockStatus(t *cliTarget, st *BlockStatus) {
+	switch st.Format {
+	case FormatNoneMissing:
+		c.markBlockDone(t)
+		return
+	case FormatEncodedList:
+		if c.mode == ModePull {
+			if len(st.EncodedMissing) == 0 {
+				c.markBlockDone(t)
+			}
+			return
+		}
+	}
+	var set ChunkSet
+	if err := st.MissingChunks(&set, c.nChunks); err != nil {
+		set = FullChunkSet(c.nChunks)
+	}
+	t.missing = set
+	t.reported = st.Format == FormatSomeMissing
+	c.progress(t)
+}
+
+func (c *Client) markBlockDone(t *cliTarget) {
+	if t.blockDone {
+		return
+	}
+	t.blockDone = true
+	t.missing = NewChunkSet(c.nChunks)
+	t.blocksDone++
+	t.octetsDone += uint64(c.blockLen)
+	if t.needBlocks.Len() > 0 {
+		t.needBlocks.Clear(c.block)
+	}
+	c.stopPullTimer(t)
+	c.progress(t)
+}
+
+// unionMissing is the union of the chunks the active targets that are not
+// done with the block miss.
+func (c *Client) unionMissing() ChunkSet {
+	u := NewChunkSet(c.nChunks)
+	for _, t := range c.active() {
+		if !t.blockDone && t.missing.Len() == c.nChunks {
+			u.Union(t.missing)
+		}
+	}
+	return u
+}
+
+// blockFinished moves on when every active target has the block.
+func (c *Client) blockFinished() {
+	b := c.block
+	if f := c.xfer.Callbacks.OnBlockDone; f != nil {
+		f(b)
+	}
+	if c.state != ClientBlock {
+		return // a callback suspended or cancelled
+	}
+	c.nextBlock(b + 1)
+}
+
+// confirm sends Transfer Get (blob.md §12.7): every target must report
+// Complete.
+func (c *Client) confirm() {
+	c.setState(ClientConfirming)
+	c.block = -1
+	c.startRoundtrip("Transfer Get", &TransferGet{}, OpTransferStatus, c.targets, true,
+		func(t *cliTarget, m access.Message) bool {
+			st := m.(*TransferStatus)
+			switch {
+			case st.Status != StatusSuccess:
+				c.loseStatus(t, "Transfer Status", st.Status)
+			case st.HasID && st.ID != c.xfer.ID:
+				c.lose(t, &LostError{Target: t.addr, Step: "Transfer Status", Status: StatusWrongBLOBID,
+					Detail: fmt.Sprintf("BLOB ID %016x, want %016x", st.ID, c.xfer.ID)})
+			case st.Phase != PhaseComplete:
+				c.lose(t, &LostError{Target: t.addr, Step: "Transfer Status", Status: StatusWrongPhase, Phase: st.Phase,
+					Detail: fmt.Sprintf("phase %v, want Complete", st.Phase)})
+			default:
+				t.complete = true
+				t.blocksDone = c.blocks
+				t.octetsDone = uint64(c.xfer.Size)
+				c.progress(t)
+			}
+			return true
+		}, func() {
+			if c.checkTargets() {
+				c.end(nil)
+			}
+		})
+}
+
+// Receive handlers: decode, find the target, hand to the waiting steps.
+
+func (c *Client) target(ctx *access.Context) *cliTarget {
+	t := c.byAddr[ctx.Src]
+	if t == nil || c.state == ClientIdle || c.state == ClientSuspended {
+		return nil
+	}
+	t.contact = c.clk.Now()
+	c.stats.Answers++
+	return t
+}
+
+func (c *Client) dispatch(t *cliTarget, m access.Message) {
+	for _, rt := range append([]*roundtrip(nil), c.rts...) {
+		if rt.answer(t, m) {
+			return
+		}
+	}
+}
+
+func (c *Client) onTransferStatus(ctx *access.Context, p []byte) {
+	if err := c.tStatus.Unmarshal(p); err != nil {
+		c.debugDrop(ctx, OpTransferStatus, err)
+		return
+	}
+	if t := c.target(ctx); t != nil {
+		c.dispatch(t, &c.tStatus)
+	}
+}
+
+func (c *Client) onBlockStatus(ctx *access.Context, p []byte) {
+	if err := c.bStatus.Unmarshal(p); err != nil {
+		c.debugDrop(ctx, OpBlockStatus, err)
+		return
+	}
+	if t := c.target(ctx); t != nil {
+		c.dispatch(t, &c.bStatus)
+	}
+}
+
+func (c *Client) onInformationStatus(ctx *access.Context, p []byte) {
+	if err := c.info.Unmarshal(p); err != nil {
+		c.debugDrop(ctx, OpInformationStatus, err)
+		return
+	}
+	if t := c.target(ctx); t != nil {
+		c.dispatch(t, &c.info)
+	}
+}
+
+func (c *Client) onPartialBlockReport(ctx *access.Context, p []byte) {
+	if err := c.report.Unmarshal(p); err != nil {
+		c.debugDrop(ctx, OpPartialBlockReport, err)
+		return
+	}
+	if t := c.target(ctx); t != nil && t.lost == nil {
+		c.onReport(t, c.report.EncodedMissing)
+	}
+}
+
+func (c *Client) debugDrop(ctx *access.Context, op access.Opcode, err error) {
+	if c.log.Enabled(context.Background(), slog.LevelDebug) {
+		c.log.Debug("blob client: drop", "src", ctx.Src, "opcode", op, "err", err)
+	}
+}

@@ -1,0 +1,190 @@
+package blob
+
+import (
+	"time"
+
+	"github.com/meshdfu/meshdfu/mesh"
+	"github.com/meshdfu/meshdfu/mesh/access"
+)
+
+// roundtrip is one acknowledged step sent to every target still in it
+// (blob.md §12.2, Zephyr blob_cli.c's TX machine): send the request to the
+// group or to each target, wait, send again to the silent ones, and after
+// Strategy.Attempts sends lose those still silent. Answers go to handle,
+// which returns true when the target is through this step (it may also
+// have lost the target). Several roundtrips may run at once (a pipelined
+// Block Start beside a repair query); each answers only to its own opcode.
+type roundtrip struct {
+	c       *Client
+	step    string // "Transfer Start", for loss reasons and logs
+	msg     access.Message
+	want    access.Opcode
+	pending []*cliTarget
+	attempt int
+	group   bool // may use the group address
+	handle  func(t *cliTarget, m access.Message) bool
+	done    func()
+
+	timer    mesh.Timer
+	gen      uint64
+	finished bool
+}
+
+// startRoundtrip sends msg to targets and runs done once every one of them
+// answered or was lost.
+func (c *Client) startRoundtrip(step string, msg access.Message, want access.Opcode, targets []*cliTarget,
+	group bool, handle func(*cliTarget, access.Message) bool, done func()) *roundtrip {
+	rt := &roundtrip{c: c, step: step, msg: msg, want: want, group: group, handle: handle, done: done}
+	for _, t := range targets {
+		if t.lost == nil {
+			rt.pending = append(rt.pending, t)
+		}
+	}
+	c.rts = append(c.rts, rt)
+	if len(rt.pending) == 0 {
+		c.clk.AfterFunc(0, func() { rt.finish() })
+		return rt
+	}
+	rt.send()
+	return rt
+}
+
+// send is one attempt: to the group when the strategy allows it for this
+// many silent targets, else to each silent target in turn.
+func (rt *roundtrip) send() {
+	c := rt.c
+	rt.attempt++
+	c.stats.Requests++
+	queued := 0
+	useGroup := rt.group && c.group != mesh.AddrUnassigned &&
+		(c.strat.GroupQueryMin == 0 || len(rt.pending) >= c.strat.GroupQueryMin)
+	if useGroup {
+		c.send(c.group, rt.msg, nil)
+		queued = 1
+	} else {
+		for _, t := range rt.pending {
+			c.send(t.addr, rt.msg, nil)
+			queued++
+		}
+	}
+	rt.arm(c.retryWait(useGroup, queued, len(rt.pending)))
+}
+
+// retryWait is how long an attempt waits for answers.
+func (c *Client) retryWait(group bool, queued, answers int) time.Duration {
+	s := &c.strat
+	base := s.RetryInterval
+	if group && s.GroupRetryInterval > 0 {
+		base = s.GroupRetryInterval
+	}
+	if base == 0 {
+		return c.clientTimeout() / time.Duration(s.Attempts)
+	}
+	return base + time.Duration(queued)*s.PDUInterval + time.Duration(answers)*s.AnswerTime + c.backlogDelay()
+}
+
+func (rt *roundtrip) arm(d time.Duration) {
+	if rt.timer != nil {
+		rt.timer.Stop()
+	}
+	rt.gen++
+	gen := rt.gen
+	rt.timer = rt.c.clk.AfterFunc(d, func() {
+		if gen == rt.gen && !rt.finished {
+			rt.onTimeout()
+		}
+	})
+}
+
+func (rt *roundtrip) onTimeout() {
+	rt.prune()
+	if len(rt.pending) == 0 {
+		rt.finish()
+		return
+	}
+	if rt.attempt < rt.c.strat.Attempts {
+		rt.send()
+		return
+	}
+	silent := rt.pending
+	rt.pending = nil
+	for _, t := range silent {
+		rt.c.lose(t, &LostError{Target: t.addr, Step: rt.step, Attempts: rt.attempt, Timeout: true})
+	}
+	rt.finish()
+}
+
+// prune drops targets lost meanwhile (by another step).
+func (rt *roundtrip) prune() {
+	k := 0
+	for _, t := range rt.pending {
+		if t.lost == nil {
+			rt.pending[k] = t
+			k++
+		}
+	}
+	clear(rt.pending[k:])
+	rt.pending = rt.pending[:k]
+}
+
+// answer handles m from t if this roundtrip waits for it; it reports
+// whether it did.
+func (rt *roundtrip) answer(t *cliTarget, m access.Message) bool {
+	if rt.finished || m.Opcode() != rt.want {
+		return false
+	}
+	i := -1
+	for j, p := range rt.pending {
+		if p == t {
+			i = j
+			break
+		}
+	}
+	if i < 0 {
+		return false
+	}
+	if rt.handle(t, m) || t.lost != nil {
+		rt.pending = append(rt.pending[:i], rt.pending[i+1:]...)
+	}
+	rt.prune()
+	if len(rt.pending) == 0 {
+		rt.finish()
+	}
+	return true
+}
+
+// stop abandons the roundtrip without running done.
+func (rt *roundtrip) stop() {
+	rt.finished = true
+	rt.gen++
+	if rt.timer != nil {
+		rt.timer.Stop()
+	}
+	rt.c.dropRoundtrip(rt)
+}
+
+func (rt *roundtrip) finish() {
+	if rt.finished {
+		return
+	}
+	rt.stop()
+	if rt.done != nil {
+		rt.done()
+	}
+}
+
+func (c *Client) dropRoundtrip(rt *roundtrip) {
+	for i, r := range c.rts {
+		if r == rt {
+			c.rts = append(c.rts[:i], c.rts[i+1:]...)
+			return
+		}
+	}
+}
+
+// stopRoundtrips abandons every running step (suspend, cancel, end).
+func (c *Client) stopRoundtrips() {
+	for len(c.rts) > 0 {
+		c.rts[0].stop()
+	}
+}

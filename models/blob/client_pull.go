@@ -1,0 +1,134 @@
+package blob
+
+import (
+	"slices"
+	"time"
+)
+
+// Pull mode (blob.md §12.6 step 4): each target asks for chunks with the
+// list in its Block Status and then with Partial Block Reports. The client
+// keeps each target's request, sends the union of what is asked (once to
+// the group, or to each requester), and waits for the next report; a
+// target that stays silent for Strategy.PullReportTimeout after its batch
+// gets the batch again, and is lost after Strategy.Attempts such tries. An
+// empty report means the target has the block.
+
+// pullRequest records that t asks for list.
+func (c *Client) pullRequest(t *cliTarget, list []uint16) {
+	t.pullTries = 0
+	if len(list) == 0 {
+		c.markBlockDone(t)
+		c.pullCheckDone()
+		return
+	}
+	t.pullReq = append(t.pullReq[:0], list...)
+	t.pullPending = true
+	c.stopPullTimer(t)
+	if c.startRT == nil {
+		c.pullKick()
+	}
+}
+
+// onReport handles a Partial Block Report from t.
+func (c *Client) onReport(t *cliTarget, list []uint16) {
+	if c.state != ClientBlock || c.mode != ModePull || t.blockDone || !t.started {
+		return // e.g. Zephyr's empty reports after the last block (blob.md §13 #4)
+	}
+	c.pullRequest(t, list)
+}
+
+// pullKick starts a pass over the union of pending requests when none runs.
+func (c *Client) pullKick() {
+	if c.state != ClientBlock || c.mode != ModePull || c.sending || c.inflight > 0 {
+		return
+	}
+	u := NewChunkSet(c.nChunks)
+	var batch []*cliTarget
+	for _, t := range c.active() {
+		if t.blockDone || !t.pullPending {
+			continue
+		}
+		t.missing = NewChunkSet(c.nChunks)
+		for _, ch := range t.pullReq {
+			t.missing.Set(int(ch))
+			u.Set(int(ch))
+		}
+		t.pullSent = append(t.pullSent[:0], t.pullReq...)
+		t.pullPending = false
+		batch = append(batch, t)
+	}
+	if u.Empty() {
+		if !c.pullBusy() {
+			c.stopSending()
+			c.blockFinished()
+		}
+		return
+	}
+	// Each requester waits for its report from the end of this pass.
+	est := time.Duration(0)
+	if c.strat.PDUInterval > 0 {
+		est = time.Duration(u.Count()*c.chunkPDUs(int(c.chunkSize))*max(1, c.dataDests(-1))) * c.strat.PDUInterval
+	}
+	for _, t := range batch {
+		c.armPullTimer(t, est+c.strat.PullReportTimeout)
+	}
+	c.sendPass(u)
+}
+
+func (c *Client) armPullTimer(t *cliTarget, d time.Duration) {
+	c.stopPullTimer(t)
+	gen := t.pullGen
+	t.pullTimer = c.clk.AfterFunc(d, func() {
+		if gen == t.pullGen {
+			c.onPullTimeout(t)
+		}
+	})
+}
+
+func (c *Client) stopPullTimer(t *cliTarget) {
+	t.pullGen++
+	if t.pullTimer != nil {
+		t.pullTimer.Stop()
+		t.pullTimer = nil
+	}
+}
+
+// onPullTimeout: no report from t since its batch; send the batch again or
+// lose it.
+func (c *Client) onPullTimeout(t *cliTarget) {
+	t.pullTimer = nil
+	if t.lost != nil || t.blockDone || c.state != ClientBlock {
+		return
+	}
+	t.pullTries++
+	if t.pullTries >= c.strat.Attempts {
+		c.lose(t, &LostError{Target: t.addr, Step: "Partial Block Report", Timeout: true, Attempts: t.pullTries})
+		if c.checkTargets() {
+			c.pullCheckDone()
+		}
+		return
+	}
+	t.pullReq = append(t.pullReq[:0], t.pullSent...)
+	t.pullPending = len(t.pullReq) > 0
+	c.pullKick()
+}
+
+// pullCheckDone finishes the block when every active target has it.
+func (c *Client) pullCheckDone() {
+	if c.state != ClientBlock || c.mode != ModePull || c.startRT != nil {
+		return
+	}
+	if c.pullBusy() {
+		if !c.sending && c.inflight == 0 {
+			c.pullKick()
+		}
+		return
+	}
+	c.stopSending()
+	c.blockFinished()
+}
+
+// pullBusy reports whether an active target still misses the block.
+func (c *Client) pullBusy() bool {
+	return slices.ContainsFunc(c.active(), func(t *cliTarget) bool { return !t.blockDone })
+}

@@ -1,0 +1,275 @@
+package blob
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/meshdfu/meshdfu/mesh/access"
+)
+
+// sendPass sends every chunk of set once (Send Data, blob.md §12.6 step 2):
+// to the group, or to each target that misses it. Chunks are paced so the
+// node's advertiser is never fed faster than it drains.
+func (c *Client) sendPass(set ChunkSet) {
+	if !c.firstPass {
+		c.stats.RepairPasses++
+	}
+	c.pass = set
+	c.passNext = 0
+	c.sending = true
+	c.sendNextChunk()
+}
+
+func (c *Client) stopSending() {
+	c.sending = false
+	if c.sendTimer != nil {
+		c.sendTimer.Stop()
+		c.sendTimer = nil
+	}
+}
+
+// backlogDelay estimates how long the PDUs already queued on the
+// advertiser take to leave.
+func (c *Client) backlogDelay() time.Duration {
+	if c.cfg.TxBacklog == nil {
+		return 0
+	}
+	return time.Duration(c.cfg.TxBacklog()) * c.strat.PDUInterval
+}
+
+// chunkPDUs is the number of advertising events one chunk message of size
+// octets costs the client.
+func (c *Client) chunkPDUs(size int) int {
+	return ChunkSegments(size) * c.strat.NetworkTransmit.Transmissions()
+}
+
+// sendNextChunk sends the next chunk of the pass, or ends the pass.
+func (c *Client) sendNextChunk() {
+	if !c.sending {
+		return
+	}
+	c.sendTimer = nil
+	if c.state != ClientBlock {
+		c.stopSending()
+		return
+	}
+	// Hold while the transport still has too much of ours, or the
+	// advertiser queue is deep.
+	dests := c.dataDests(-1)
+	if c.inflight >= 2*max(dests, 1) {
+		return // the transport's done callback resumes
+	}
+	if c.cfg.TxBacklog != nil && c.strat.MaxBacklog > 0 {
+		if b := c.cfg.TxBacklog(); b > c.strat.MaxBacklog {
+			c.armSend(time.Duration(b-c.strat.MaxBacklog) * c.strat.PDUInterval)
+			return
+		}
+	}
+	i := c.pass.Next(c.passNext)
+	if i < 0 {
+		c.sending = false
+		if c.inflight == 0 {
+			c.afterPass()
+		}
+		return
+	}
+	c.passNext = i + 1
+	size := ChunkLen(c.blockLen, c.chunkSize, i)
+	off := BlockOffset(c.log2, c.block) + int64(i)*int64(c.chunkSize)
+	if cap(c.buf) < size {
+		c.buf = make([]byte, size)
+	}
+	c.buf = c.buf[:size]
+	if _, err := c.xfer.Data.ReadAt(c.buf, off); err != nil {
+		c.end(fmt.Errorf("blob: read chunk %d of block %d at %d: %w", i, c.block, off, err))
+		return
+	}
+	c.chunk = ChunkTransfer{Number: uint16(i), Data: c.buf}
+	sent := 0
+	gen := c.gen
+	done := func(error) {
+		if gen != c.gen {
+			return
+		}
+		c.inflight--
+		if c.sending && c.sendTimer == nil {
+			c.sendNextChunk()
+		} else if !c.sending && c.inflight == 0 && c.state == ClientBlock {
+			c.afterPass()
+		}
+	}
+	if c.multicast {
+		if c.send(c.group, &c.chunk, done) {
+			sent++
+		}
+	} else {
+		for _, t := range c.active() {
+			if !t.blockDone && (t.missing.Len() != c.nChunks || t.missing.Has(i)) {
+				if c.send(t.addr, &c.chunk, done) {
+					sent++
+				}
+			}
+		}
+	}
+	c.inflight += sent
+	c.stats.Chunks += uint64(sent)
+	c.stats.ChunkOctets += uint64(sent * size)
+	var wait time.Duration
+	if c.strat.PDUInterval > 0 {
+		wait = time.Duration(sent*c.chunkPDUs(size)) * c.strat.PDUInterval
+	}
+	c.armSend(wait)
+}
+
+// dataDests is how many messages one chunk costs: 1 to a group, else one
+// per target that is not done.
+func (c *Client) dataDests(chunk int) int {
+	if c.multicast {
+		return 1
+	}
+	n := 0
+	for _, t := range c.targets {
+		if t.lost == nil && !t.blockDone {
+			n++
+		}
+	}
+	return n
+}
+
+func (c *Client) armSend(d time.Duration) {
+	gen := c.gen
+	c.sendTimer = c.clk.AfterFunc(d, func() {
+		if gen == c.gen {
+			c.sendNextChunk()
+		}
+	})
+}
+
+// afterPass runs Determine Block Status once the pass has left the
+// transport (blob.md §12.6 step 3): Block Get to every target that is not
+// done, then repair with the union of what they miss.
+func (c *Client) afterPass() {
+	if c.state != ClientBlock {
+		return
+	}
+	if c.mode == ModePull {
+		c.pullKick()
+		return
+	}
+	if c.startRT != nil {
+		return // the pipelined Block Start is still collecting answers; its end calls back
+	}
+	// Targets that came back suspended (or rebooted) need Block Start again.
+	var restart []*cliTarget
+	for _, t := range c.active() {
+		if t.needStart && !t.blockDone {
+			restart = append(restart, t)
+		}
+	}
+	if len(restart) > 0 {
+		for _, t := range restart {
+			t.needStart = false
+			t.missing = FullChunkSet(c.nChunks)
+		}
+		c.startRT = c.blockStartRoundtrip(restart)
+		return
+	}
+	var ask []*cliTarget
+	for _, t := range c.active() {
+		if !t.blockDone {
+			ask = append(ask, t)
+		}
+	}
+	if len(ask) == 0 {
+		c.blockFinished()
+		return
+	}
+	// Let the queued PDUs leave before the query's timer starts.
+	wait := c.backlogDelay()
+	gen := c.gen
+	c.clk.AfterFunc(wait, func() {
+		if gen != c.gen {
+			return
+		}
+		c.startRoundtrip("Block Get", &BlockGet{}, OpBlockStatus, ask, true,
+			func(t *cliTarget, m access.Message) bool { return c.onBlockGetStatus(t, m.(*BlockStatus)) },
+			func() {
+				if gen == c.gen && c.checkTargets() {
+					c.repair()
+				}
+			})
+	})
+}
+
+func (c *Client) onBlockGetStatus(t *cliTarget, st *BlockStatus) bool {
+	switch st.Status {
+	case StatusSuccess:
+	case StatusInformationUnavailable, StatusWrongPhase:
+		// Suspended (inactivity, or a reboot): Block Start resumes it.
+		t.needStart = true
+		t.missing = FullChunkSet(c.nChunks)
+		return true
+	default:
+		c.loseStatus(t, "Block Status", st.Status)
+		return true
+	}
+	if st.BlockNumber != uint16(c.block) {
+		t.needStart = true // it never opened this block
+		t.missing = FullChunkSet(c.nChunks)
+		return true
+	}
+	c.takeBlockStatus(t, st)
+	return true
+}
+
+// repair sends the union of missing chunks, or finishes the block.
+func (c *Client) repair() {
+	if c.firstPass && c.strat.Adaptive && c.multicast {
+		c.updateLoss()
+	}
+	c.firstPass = false
+	for _, t := range c.active() {
+		if t.needStart && !t.blockDone {
+			c.afterPass() // Block Start first
+			return
+		}
+	}
+	u := c.unionMissing()
+	if u.Empty() {
+		allDone := true
+		for _, t := range c.active() {
+			if !t.blockDone {
+				allDone = false
+			}
+		}
+		if allDone {
+			c.blockFinished()
+			return
+		}
+		c.afterPass()
+		return
+	}
+	c.sendPass(u)
+}
+
+// updateLoss re-estimates the per-PDU loss from the first pass: the share
+// of chunks each reporting target missed (blob.md §9.2: a chunk of k PDUs
+// to a group survives with (1 − loss)^k).
+func (c *Client) updateLoss() {
+	sum, n := 0.0, 0
+	for _, t := range c.active() {
+		switch {
+		case t.blockDone:
+			n++
+		case t.reported && t.missing.Len() == c.nChunks:
+			sum += float64(t.missing.Count()) / float64(c.nChunks)
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	k := ChunkSegments(int(c.chunkSize))
+	c.loss = estimateLoss(sum/float64(n), k)
+	c.log.Debug("blob client: loss estimate", "loss", c.loss, "targets", n)
+}

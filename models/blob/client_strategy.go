@@ -1,0 +1,356 @@
+package blob
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/meshdfu/meshdfu/mesh"
+	"github.com/meshdfu/meshdfu/mesh/transport"
+)
+
+// Strategy is how a Client moves a BLOB: block and chunk sizes, pacing,
+// addressing, retries and repair. The BLOB Transfer protocol fixes the
+// messages; everything here is the sender's choice, and it decides the
+// speed (docs/blob-strategy.md gives the reasoning and the measurements).
+//
+// A Strategy also documents the node settings it was designed for
+// (NetworkTransmit, SAR, TargetSARRx): a model cannot change its node, so
+// the caller applies them with ApplyTransport and ApplyNetwork on the
+// client's node (and TargetSARRx on the targets', if it configures them).
+//
+// The zero Strategy is not usable; start from StrategyMeshdfu or
+// StrategyZephyr and change fields.
+type Strategy struct {
+	// Name labels the strategy in logs and benchmark tables.
+	Name string
+
+	// BlockSizeLog is the Block Size Log to use; 0 picks the largest the
+	// targets allow, capped at MaxBlockSizeLog. Either way the block is
+	// kept small enough for the smallest chunk the strategy may use:
+	// 2^log ≤ chunk × Max Total Chunks (MshMBT; blob.md §12.4).
+	BlockSizeLog uint8
+	// MaxBlockSizeLog caps an automatic BlockSizeLog (0: no cap).
+	MaxBlockSizeLog uint8
+
+	// ChunkSize is a fixed Chunk Size; 0 chooses one per block with
+	// ChooseChunk from the loss estimate and the number of targets.
+	ChunkSize uint16
+	// MaxChunkSegments caps an automatic chunk at this many segments of
+	// its Chunk Transfer message (1–32; 0: 32). A chunk of k segments
+	// carries 12·k − 7 octets; an unsegmented one 8.
+	MaxChunkSegments int
+	// ExpectedLoss is the per-PDU, per-receiver loss the first block is
+	// sized for (0 ≤ ExpectedLoss < 1).
+	ExpectedLoss float64
+	// Adaptive re-estimates the loss from every first pass (the share of
+	// chunks each target missed) and sizes the next block's chunks for it.
+	Adaptive bool
+
+	// PDUInterval is the expected time between two advertising events of
+	// the client's node when its queue is never empty: the minimum
+	// advertising gap plus the mean random advertising delay (20 ms +
+	// 5 ms on the simulated medium). Chunk messages are spaced by their
+	// segments × network transmissions × PDUInterval, so the client never
+	// feeds the bearer faster than the air drains it. 0: no pacing (send
+	// a chunk as soon as the transport took the previous one).
+	PDUInterval time.Duration
+	// MaxBacklog bounds the bearer queue when ClientConfig.TxBacklog is
+	// set: the next chunk waits while more PDUs than this are queued.
+	MaxBacklog int
+
+	// UnicastMax: with at most this many targets, data goes unicast even
+	// when a group is given, so the transport's SAR acknowledgments repair
+	// lost segments (a lost segment of a group message loses the chunk).
+	UnicastMax int
+	// GroupQueryMin: a group Block Get (or Transfer Get …) is used while
+	// at least this many targets must answer; fewer are asked one by one.
+	// 0: always the group when there is one.
+	GroupQueryMin int
+	// PipelineBlockStart sends a block's chunks right after Block Start
+	// instead of waiting for every Block Status; a target that missed the
+	// Block Start reports the chunks missing and gets them in repair.
+	PipelineBlockStart bool
+
+	// Attempts is how many times an acknowledged message is sent before a
+	// silent target is lost (Zephyr: 5).
+	Attempts int
+	// RetryInterval is the wait for answers after each unicast attempt;
+	// GroupRetryInterval after a group attempt (answers to a group come
+	// 20–500 ms late, Mesh Protocol §3.7.4.1). 0: the Zephyr rule,
+	// ClientTimeout / Attempts. Both grow by PDUInterval per message the
+	// attempt queued and AnswerTime per expected answer.
+	RetryInterval, GroupRetryInterval time.Duration
+	// AnswerTime is the extra wait per target expected to answer.
+	AnswerTime time.Duration
+
+	// PullReportTimeout is how long a Pull-mode target may stay silent
+	// after its batch was sent before the batch is sent again (Zephyr:
+	// 2·T_MBPI + 7 s = 67 s).
+	PullReportTimeout time.Duration
+
+	// NetworkTransmit is the Network Transmit state the client's node
+	// should use during the transfer (ApplyNetwork).
+	NetworkTransmit mesh.Transmit
+	// SAR is the SAR Transmitter state the client's node should use
+	// (ApplyTransport).
+	SAR transport.SARTransmitter
+	// TargetSARRx is the SAR Receiver state the strategy assumes on the
+	// targets (it decides how fast unicast chunks are acknowledged).
+	TargetSARRx transport.SARReceiver
+}
+
+// StrategyMeshdfu is meshdfu's strategy: one transmission per PDU paced at
+// the air's rate, chunks sized for the loss and the number of receivers,
+// the biggest blocks the targets allow, pipelined Block Start, group
+// queries with short retry timers and repair of the union of missing
+// chunks. See docs/blob-strategy.md.
+var StrategyMeshdfu = Strategy{
+	Name:               "meshdfu",
+	MaxBlockSizeLog:    16,
+	MaxChunkSegments:   32,
+	Adaptive:           true,
+	PDUInterval:        25 * time.Millisecond,
+	MaxBacklog:         4,
+	UnicastMax:         1,
+	GroupQueryMin:      4,
+	PipelineBlockStart: true,
+	Attempts:           6,
+	RetryInterval:      400 * time.Millisecond,
+	GroupRetryInterval: 900 * time.Millisecond,
+	AnswerTime:         30 * time.Millisecond,
+	PullReportTimeout:  3 * time.Second,
+	NetworkTransmit:    mesh.Transmit{Count: 0, IntervalSteps: 1},
+	SAR: transport.SARTransmitter{
+		SegmentIntervalStep:                        1, // 20 ms: the advertiser's own minimum gap
+		UnicastRetransmissionsCount:                7,
+		UnicastRetransmissionsWithoutProgressCount: 4,
+		UnicastRetransmissionsIntervalStep:         3, // 100 ms
+		UnicastRetransmissionsIntervalIncrement:    1,
+		MulticastRetransmissionsCount:              0, // repair at the BLOB level instead
+		MulticastRetransmissionsIntervalStep:       0,
+	},
+	TargetSARRx: transport.SARReceiver{
+		SegmentsThreshold:                  3,
+		AcknowledgmentDelayIncrement:       0,
+		AcknowledgmentRetransmissionsCount: 0,
+		DiscardTimeout:                     1,
+		ReceiverSegmentIntervalStep:        1,
+	},
+}
+
+// StrategyZephyr reproduces the Zephyr BLOB Transfer Client with its
+// defaults (blob.md §10, §12): 4096-octet blocks, the largest chunk the
+// targets accept (Zephyr DFU takes the smallest Max Chunk Size), chunks
+// sent back to back, Block Get after every pass, 5 attempts spaced by
+// ClientTimeout/5, the Mesh Protocol default SAR Transmitter (60 ms
+// segment interval, 2 multicast retransmissions 250 ms apart) and
+// Zephyr's default Network Transmit (3 transmissions, 20 ms apart).
+var StrategyZephyr = Strategy{
+	Name:              "zephyr",
+	BlockSizeLog:      12,
+	MaxChunkSegments:  32,
+	Attempts:          5,
+	PullReportTimeout: 67 * time.Second,
+	NetworkTransmit:   mesh.Transmit{Count: 2, IntervalSteps: 1},
+	SAR:               transport.DefaultSARTransmitter,
+	TargetSARRx:       transport.DefaultSARReceiver,
+}
+
+// ApplyTransport sets the strategy's SAR Transmitter state on the client
+// node's transport layer.
+func (s *Strategy) ApplyTransport(tr *transport.Layer) error {
+	if err := tr.SetSARTransmitter(s.SAR); err != nil {
+		return fmt.Errorf("blob: strategy %s: %w", s.Name, err)
+	}
+	return nil
+}
+
+// NetworkTransmitter is what ApplyNetwork needs of a network layer
+// (*network.Layer has it).
+type NetworkTransmitter interface {
+	SetNetworkTransmit(mesh.Transmit)
+}
+
+// ApplyNetwork sets the strategy's Network Transmit state.
+func (s *Strategy) ApplyNetwork(n NetworkTransmitter) { n.SetNetworkTransmit(s.NetworkTransmit) }
+
+// ApplyTargetTransport sets the SAR Receiver state the strategy assumes on
+// a target node's transport layer.
+func (s *Strategy) ApplyTargetTransport(tr *transport.Layer) error {
+	if err := tr.SetSARReceiver(s.TargetSARRx); err != nil {
+		return fmt.Errorf("blob: strategy %s: %w", s.Name, err)
+	}
+	return nil
+}
+
+func (s *Strategy) validate() error {
+	switch {
+	case s.Attempts < 1:
+		return fmt.Errorf("blob: strategy %q: Attempts %d < 1", s.Name, s.Attempts)
+	case s.MaxChunkSegments < 0 || s.MaxChunkSegments > 32:
+		return fmt.Errorf("blob: strategy %q: MaxChunkSegments %d outside 0–32", s.Name, s.MaxChunkSegments)
+	case s.ExpectedLoss < 0 || s.ExpectedLoss >= 1:
+		return fmt.Errorf("blob: strategy %q: ExpectedLoss %v outside [0, 1)", s.Name, s.ExpectedLoss)
+	case s.BlockSizeLog != 0 && (s.BlockSizeLog < MinBlockSizeLog || s.BlockSizeLog > MaxBlockSizeLog):
+		return fmt.Errorf("blob: strategy %q: BlockSizeLog %d", s.Name, s.BlockSizeLog)
+	}
+	return nil
+}
+
+// ChunkSegments returns how many PDUs carry a Chunk Transfer of size octets
+// with a 32-bit TransMIC: 1 when it fits unsegmented (≤ 8 octets), else
+// ⌈(size + 7) / 12⌉ segments (blob.md §9.2).
+func ChunkSegments(size int) int {
+	if size <= 8 {
+		return 1
+	}
+	return (size + 7 + 11) / 12
+}
+
+// chunkForSegments returns the largest chunk carried by k PDUs: 8 octets
+// unsegmented for k = 1 (a one-segment message holds only 5), 12·k − 7
+// otherwise.
+func chunkForSegments(k int) int {
+	if k <= 1 {
+		return 8
+	}
+	return 12*k - 7
+}
+
+// ExpectedSends returns the expected number of times a message must be
+// sent, without feedback between sends, until every one of n receivers has
+// it, when one receiver gets one send with probability q: the mean of the
+// largest of n geometric variables, Σ_{m≥0} 1 − (1 − (1−q)^m)^n.
+func ExpectedSends(q float64, n int) float64 {
+	if n < 1 {
+		return 0
+	}
+	if q >= 1 {
+		return 1
+	}
+	if q <= 0 {
+		return math.Inf(1)
+	}
+	sum := 0.0
+	miss := 1.0 // (1−q)^m
+	for m := 0; m < 10000; m++ {
+		t := 1 - math.Pow(1-miss, float64(n))
+		sum += t
+		if t < 1e-9 {
+			break
+		}
+		miss *= 1 - q
+	}
+	return sum
+}
+
+// ChunkEfficiency returns the expected share of the PDU payload capacity
+// (12 octets per PDU) that carries BLOB data when chunks of k PDUs go to n
+// receivers that each lose a PDU with probability loss, and a chunk is
+// repeated until all have it (repair of the union of missing chunks).
+func ChunkEfficiency(k int, loss float64, n int) float64 {
+	q := math.Pow(1-loss, float64(k))
+	e := ExpectedSends(q, n)
+	return float64(chunkForSegments(k)) / (12 * float64(k) * e)
+}
+
+// ChooseChunk returns the Chunk Size that maximizes ChunkEfficiency for n
+// group receivers at the given per-PDU loss, among chunks of 1 …
+// maxSegments PDUs no larger than limit octets (the targets' Max Chunk
+// Size and MTU).
+func ChooseChunk(loss float64, n, maxSegments, limit int) uint16 {
+	if maxSegments <= 0 || maxSegments > 32 {
+		maxSegments = 32
+	}
+	best, bestEff := 0, -1.0
+	for k := 1; k <= maxSegments; k++ {
+		size := min(chunkForSegments(k), limit)
+		if size < 1 || (k > 1 && size <= chunkForSegments(k-1)) {
+			break
+		}
+		eff := ChunkEfficiency(k, loss, n)
+		if eff > bestEff+1e-9 {
+			best, bestEff = size, eff
+		}
+	}
+	if best == 0 {
+		best = max(1, min(8, limit))
+	}
+	return uint16(best)
+}
+
+// estimateLoss turns the share of chunks of k PDUs a target missed in one
+// pass into a per-PDU loss: missed = 1 − (1 − loss)^k.
+func estimateLoss(missedShare float64, k int) float64 {
+	missedShare = min(max(missedShare, 0), 0.999)
+	return 1 - math.Pow(1-missedShare, 1/float64(max(k, 1)))
+}
+
+// Limits is the intersection of the targets' capabilities (blob.md §12.3),
+// from their BLOB Information Status messages.
+type Limits struct {
+	MinBlockSizeLog, MaxBlockSizeLog uint8
+	MaxTotalChunks                   uint16
+	MaxChunkSize                     uint16
+	MaxBLOBSize                      uint32
+	MTU                              uint16
+	Modes                            SupportedModes
+}
+
+// chooseBlockLog picks the Block Size Log of a transfer from the limits,
+// the strategy and the smallest chunk the strategy may use.
+func (s *Strategy) chooseBlockLog(lim Limits, minChunk int) (uint8, error) {
+	lo, hi := lim.MinBlockSizeLog, lim.MaxBlockSizeLog
+	// 2^log ≤ MaxChunkSize × MaxTotalChunks, and for the smallest chunk
+	// the strategy may pick as well.
+	capacity := uint64(min(int(lim.MaxChunkSize), max(minChunk, 1))) * uint64(lim.MaxTotalChunks)
+	for hi > lo && uint64(1)<<hi > capacity {
+		hi--
+	}
+	if s.BlockSizeLog != 0 {
+		if s.BlockSizeLog < lo || s.BlockSizeLog > hi {
+			// A fixed size the targets cannot take: the nearest one they can.
+			return min(max(s.BlockSizeLog, lo), hi), nil
+		}
+		return s.BlockSizeLog, nil
+	}
+	if s.MaxBlockSizeLog != 0 && hi > s.MaxBlockSizeLog && s.MaxBlockSizeLog >= lo {
+		hi = s.MaxBlockSizeLog
+	}
+	if hi < lo || hi < MinBlockSizeLog {
+		return 0, fmt.Errorf("%w: no Block Size Log fits %d–%d with %d chunks", ErrNoCommonParameters, lo, hi, lim.MaxTotalChunks)
+	}
+	return hi, nil
+}
+
+// chunkLimit is the largest Chunk Size every target accepts: Max Chunk
+// Size, the Transfer MTU minus the Chunk Transfer header, and the 377
+// octets one access message carries.
+func (lim Limits) chunkLimit() int {
+	l := min(int(lim.MaxChunkSize), MaxChunkSize)
+	if lim.MTU >= 3 {
+		l = min(l, int(lim.MTU)-3)
+	}
+	return l
+}
+
+// chooseChunk picks the Chunk Size of a block of blockLen octets for n
+// receivers of a group message (n = 1 for unicast, which the transport
+// repairs by segment) at the estimated loss.
+func (s *Strategy) chooseChunk(lim Limits, blockLen int, n int, loss float64) uint16 {
+	limit := lim.chunkLimit()
+	var size int
+	if s.ChunkSize != 0 {
+		size = min(int(s.ChunkSize), limit)
+	} else {
+		size = int(ChooseChunk(loss, n, s.MaxChunkSegments, limit))
+	}
+	// The block must not need more chunks than every target can track.
+	if tc := int(lim.MaxTotalChunks); tc > 0 {
+		for size < limit && (blockLen+size-1)/size > tc {
+			size++
+		}
+	}
+	return uint16(max(size, 1))
+}
