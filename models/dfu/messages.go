@@ -151,8 +151,8 @@ const (
 	InfoCompositionChange AdditionalInfo = 0x2
 	// InfoUnprovision: the node will be unprovisioned after the new
 	// firmware is applied.
-	InfoUnprovision AdditionalInfo = 0x3
-	maxAdditionalInfo              = InfoUnprovision
+	InfoUnprovision   AdditionalInfo = 0x3
+	maxAdditionalInfo                = InfoUnprovision
 )
 
 var infoNames = [...]string{
