@@ -304,9 +304,16 @@ func (f *Fleet) buildDatabase() error {
 	}
 	f.devKey = make(map[mesh.Address]crypto.Key, f.topo.Len())
 	f.members = make([]*member, f.topo.Len())
+	// Addresses are handed out in node order from 0x0001; giving them
+	// to AddNode spares it a search of the whole file per node.
+	next := mesh.Address(1)
 	for i := range f.members {
 		elems := f.elements(i)
-		nn := cdb.NewNode{Name: fmt.Sprintf("node %d", i), Elements: len(elems)}
+		if int(next)+len(elems)-1 > 0x7fff {
+			return fmt.Errorf("%w: unicast addresses exhausted at node %d", ErrConfig, i)
+		}
+		nn := cdb.NewNode{Name: fmt.Sprintf("node %d", i), Elements: len(elems), Address: next}
+		next += mesh.Address(len(elems))
 		if i != Provisioner {
 			nn.AppKeys = []uint16{}
 		}
