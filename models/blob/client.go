@@ -473,6 +473,7 @@ func (c *Client) halt() {
 	c.gen++
 	c.stopRoundtrips()
 	c.stopSending()
+	c.inflight = 0 // the transport's pending done callbacks are stale now
 	for _, t := range c.targets {
 		c.stopPullTimer(t)
 	}
@@ -562,14 +563,23 @@ func (c *Client) Cancel() error {
 func (c *Client) retrieveCapabilities() {
 	c.setState(ClientCapabilities)
 	c.lim = Limits{}
-	first := true
+	for _, t := range c.targets {
+		t.caps = nil
+	}
 	c.startRoundtrip("Information Get", &InformationGet{}, OpInformationStatus, c.targets, true,
 		func(t *cliTarget, m access.Message) bool {
 			is := *m.(*InformationStatus)
 			t.caps = &is
-			c.intersect(t, &is, &first)
 			return true
-		}, c.onCapabilities)
+		}, func() {
+			// Intersect in the order of the target list, so earlier
+			// targets win a conflict whatever order the answers came in.
+			first := true
+			for _, t := range c.active() {
+				c.intersect(t, t.caps, &first)
+			}
+			c.onCapabilities()
+		})
 }
 
 func (c *Client) intersect(t *cliTarget, is *InformationStatus, first *bool) {

@@ -115,7 +115,7 @@ var StrategyMeshdfu = Strategy{
 	UnicastMax:         1,
 	GroupQueryMin:      4,
 	PipelineBlockStart: true,
-	Attempts:           6,
+	Attempts:           10,
 	RetryInterval:      400 * time.Millisecond,
 	GroupRetryInterval: 900 * time.Millisecond,
 	AnswerTime:         30 * time.Millisecond,

@@ -1,0 +1,325 @@
+package blob
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meshdfu/meshdfu/mesh"
+	"github.com/meshdfu/meshdfu/mesh/access"
+)
+
+func mustComplete(t *testing.T, f *fakeNet, r *runResult, data []byte, want int) {
+	t.Helper()
+	if r.res == nil {
+		t.Fatalf("no end at %v", f.clk.Now())
+	}
+	if r.res.Err != nil {
+		t.Fatalf("end: %v (lost %v)", r.res.Err, r.res.Lost)
+	}
+	if len(r.res.Completed) != want {
+		t.Fatalf("completed %d targets, want %d (lost %v)", len(r.res.Completed), want, r.res.Lost)
+	}
+	for _, a := range r.res.Completed {
+		s := f.srv[a]
+		if s.phase != PhaseComplete || !bytes.Equal(s.data, data) {
+			t.Fatalf("target %v: phase %v, data equal %v", a, s.phase, bytes.Equal(s.data, data))
+		}
+	}
+}
+
+
+func TestClient_Transfers(t *testing.T) {
+	cases := []struct {
+		name    string
+		targets int
+		group   bool
+		mode    TransferMode
+		loss    float64
+		strat   Strategy
+	}{
+		{"push unicast 1", 1, false, ModePush, 0, StrategyMeshdfu},
+		{"push group 1", 1, true, ModePush, 0, StrategyMeshdfu},
+		{"push group 10", 10, true, ModePush, 0, StrategyMeshdfu},
+		{"push group 10 loss 10%", 10, true, ModePush, 0.1, StrategyMeshdfu},
+		{"push unicast 3 loss 10%", 3, false, ModePush, 0.1, StrategyMeshdfu},
+		{"push group 10 loss 30%", 10, true, ModePush, 0.3, StrategyMeshdfu},
+		{"pull group 3", 3, true, ModePull, 0, StrategyMeshdfu},
+		{"pull unicast 2 loss 10%", 2, false, ModePull, 0.1, StrategyMeshdfu},
+		{"zephyr group 5", 5, true, ModePush, 0, StrategyZephyr},
+		{"zephyr group 5 loss 10%", 5, true, ModePush, 0.1, StrategyZephyr},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeNet(t, tc.targets, uint64(i+1))
+			for _, s := range f.order {
+				s.loss = tc.loss
+			}
+			c := f.newClient(tc.strat)
+			data := testBLOB(10000, uint64(i))
+			x := Transfer{ID: fakeID, Size: uint32(len(data)), Data: bytes.NewReader(data), Mode: tc.mode, Targets: f.addrs()}
+			if tc.group {
+				x.Group = fakeGroup
+			}
+			var r runResult
+			f.start(c, x, &r)
+			f.runUntil(func() bool { return r.res != nil }, 2*time.Hour)
+			mustComplete(t, f, &r, data, tc.targets)
+			if len(r.lost) != 0 {
+				t.Fatalf("lost %v", r.lost)
+			}
+			if c.State() != ClientIdle {
+				t.Fatalf("state %v", c.State())
+			}
+			for _, p := range c.Progress() {
+				if !p.Complete || p.BlocksDone != p.Blocks || p.OctetsDone != uint64(len(data)) {
+					t.Fatalf("progress %+v", p)
+				}
+			}
+			if r.progress == 0 || len(r.blocks) == 0 {
+				t.Fatalf("callbacks: progress %d, blocks %v", r.progress, r.blocks)
+			}
+		})
+	}
+}
+
+func TestClient_SilentTargetLost(t *testing.T) {
+	f := newFakeNet(t, 4, 7)
+	f.order[2].silent = true
+	c := f.newClient(StrategyMeshdfu)
+	data := testBLOB(3000, 1)
+	var r runResult
+	f.start(c, Transfer{ID: fakeID, Size: 3000, Data: bytes.NewReader(data), Targets: f.addrs(), Group: fakeGroup}, &r)
+	f.runUntil(func() bool { return r.res != nil }, time.Hour)
+	mustComplete(t, f, &r, data, 3)
+	if len(r.lost) != 1 || r.lost[0].Target != f.order[2].addr || !r.lost[0].Timeout ||
+		!errors.Is(r.lost[0], ErrTargetTimeout) {
+		t.Fatalf("lost %v", r.lost)
+	}
+	want := "target 0x0102: Information Get: no answer after 10 tries"
+	if got := r.lost[0].Error(); got != want {
+		t.Fatalf("reason %q, want %q", got, want)
+	}
+}
+
+func TestClient_StatusReasons(t *testing.T) {
+	cases := []struct {
+		op   string
+		st   Status
+		want string
+	}{
+		{"transfer start", StatusWrongPhase, "Transfer Status: Wrong Phase"},
+		{"block start", StatusInvalidChunkSize, "Block Status: Invalid Chunk Size"},
+		{"block get", StatusInternalError, "Block Status: Internal Error"},
+		{"transfer get", StatusWrongPhase, "Transfer Status: Wrong Phase"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.op, func(t *testing.T) {
+			f := newFakeNet(t, 3, 11)
+			bad := f.order[1]
+			bad.override = map[access.Opcode]Status{}
+			switch tc.op {
+			case "transfer start":
+				bad.override[OpTransferStart] = tc.st
+			case "block start":
+				bad.override[OpBlockStart] = tc.st
+			case "block get":
+				bad.override[OpBlockGet] = tc.st
+			case "transfer get":
+				bad.override[OpTransferGet] = tc.st
+			}
+			c := f.newClient(StrategyMeshdfu)
+			data := testBLOB(5000, 2)
+			var r runResult
+			f.start(c, Transfer{ID: fakeID, Size: 5000, Data: bytes.NewReader(data), Targets: f.addrs(), Group: fakeGroup}, &r)
+			f.runUntil(func() bool { return r.res != nil }, time.Hour)
+			mustComplete(t, f, &r, data, 2)
+			if len(r.lost) != 1 || r.lost[0].Target != bad.addr || r.lost[0].Timeout ||
+				!errors.Is(r.lost[0], ErrTargetStatus) || !strings.HasSuffix(r.lost[0].Error(), tc.want) {
+				t.Fatalf("lost %v, want …%s", r.lost, tc.want)
+			}
+		})
+	}
+}
+
+func TestClient_Capabilities(t *testing.T) {
+	f := newFakeNet(t, 5, 3)
+	f.order[0].caps.MaxChunkSize = 200
+	f.order[1].caps.MinBlockSizeLog, f.order[1].caps.MaxBlockSizeLog = 10, 12
+	f.order[1].caps.MTU = 300
+	f.order[2].caps.MinBlockSizeLog, f.order[2].caps.MaxBlockSizeLog = 14, 15 // no overlap with 10–12
+	f.order[3].caps.MaxBLOBSize = 1000                                           // too small
+	f.order[4].caps.Modes = SupportPush
+	f.order[4].caps.MaxTotalChunks = 100
+	c := f.newClient(StrategyMeshdfu)
+	data := testBLOB(4000, 3)
+	var lim Limits
+	var log2 uint8
+	var r runResult
+	x := Transfer{ID: fakeID, Size: 4000, Data: bytes.NewReader(data), Targets: f.addrs(), Group: fakeGroup}
+	x.Callbacks.OnCapabilities = func(l Limits, lg uint8, m TransferMode) { lim, log2 = l, lg }
+	f.start(c, x, &r)
+	f.runUntil(func() bool { return r.res != nil }, time.Hour)
+	mustComplete(t, f, &r, data, 3)
+	want := Limits{MinBlockSizeLog: 10, MaxBlockSizeLog: 12, MaxTotalChunks: 100, MaxChunkSize: 200,
+		MaxBLOBSize: 1 << 20, MTU: 300, Modes: SupportPush}
+	if lim != want {
+		t.Fatalf("limits %+v, want %+v", lim, want)
+	}
+	if log2 != 10 { // 8-octet chunks × 100 chunks: 2^10 is the largest block that still fits
+		t.Fatalf("block size log %d", log2)
+	}
+	if len(r.lost) != 2 {
+		t.Fatalf("lost %v", r.lost)
+	}
+	reasons := map[mesh.Address]Status{}
+	for _, e := range r.lost {
+		reasons[e.Target] = e.Status
+	}
+	if reasons[f.order[2].addr] != StatusInvalidBlockSize || reasons[f.order[3].addr] != StatusBLOBTooLarge {
+		t.Fatalf("reasons %v", r.lost)
+	}
+}
+
+func TestClient_SuspendResume(t *testing.T) {
+	f := newFakeNet(t, 3, 5)
+	c := f.newClient(StrategyMeshdfu)
+	data := testBLOB(20000, 4)
+	var r runResult
+	f.start(c, Transfer{ID: fakeID, Size: 20000, Data: bytes.NewReader(data), Targets: f.addrs(), Group: fakeGroup}, &r)
+	f.runUntil(func() bool { return c.State() == ClientBlock && c.block == 0 && c.passNext > 5 }, time.Hour)
+	if err := c.Suspend(); err != nil {
+		t.Fatal(err)
+	}
+	if c.State() != ClientSuspended || r.suspended != 1 {
+		t.Fatalf("state %v, suspended %d", c.State(), r.suspended)
+	}
+	sent := f.sent
+	f.clk.Advance(time.Minute)
+	if f.sent != sent {
+		t.Fatalf("suspended client sent %d messages", f.sent-sent)
+	}
+	for _, s := range f.order {
+		s.phase = PhaseSuspended // their inactivity timers expired
+	}
+	if err := c.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	f.runUntil(func() bool { return r.res != nil }, time.Hour)
+	mustComplete(t, f, &r, data, 3)
+}
+
+func TestClient_AllSilentSuspends(t *testing.T) {
+	f := newFakeNet(t, 2, 6)
+	c := f.newClient(StrategyMeshdfu)
+	data := testBLOB(8000, 5)
+	var r runResult
+	f.start(c, Transfer{ID: fakeID, Size: 8000, Data: bytes.NewReader(data), Targets: f.addrs(), Group: fakeGroup}, &r)
+	f.runUntil(func() bool { return c.State() == ClientBlock }, time.Hour)
+	for _, s := range f.order {
+		s.silent = true
+	}
+	f.runUntil(func() bool { return c.State() == ClientSuspended }, time.Hour)
+	if c.State() != ClientSuspended || r.suspended != 1 || r.res != nil {
+		t.Fatalf("state %v suspended %d res %v", c.State(), r.suspended, r.res)
+	}
+	for _, s := range f.order {
+		s.silent = false
+	}
+	if err := c.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	f.runUntil(func() bool { return r.res != nil }, time.Hour)
+	mustComplete(t, f, &r, data, 2)
+}
+
+func TestClient_Cancel(t *testing.T) {
+	f := newFakeNet(t, 3, 8)
+	c := f.newClient(StrategyMeshdfu)
+	data := testBLOB(20000, 6)
+	var r runResult
+	f.start(c, Transfer{ID: fakeID, Size: 20000, Data: bytes.NewReader(data), Targets: f.addrs(), Group: fakeGroup}, &r)
+	f.runUntil(func() bool { return c.State() == ClientBlock && c.passNext > 3 }, time.Hour)
+	if err := c.Cancel(); err != nil {
+		t.Fatal(err)
+	}
+	f.runUntil(func() bool { return r.res != nil }, time.Hour)
+	if r.res == nil || !errors.Is(r.res.Err, ErrCanceled) {
+		t.Fatalf("result %+v", r.res)
+	}
+	for _, s := range f.order {
+		if s.phase != PhaseInactive {
+			t.Fatalf("target %v phase %v", s.addr, s.phase)
+		}
+	}
+	if c.State() != ClientIdle || c.Cancel() == nil {
+		t.Fatalf("state %v", c.State())
+	}
+}
+
+func TestClient_StartErrors(t *testing.T) {
+	f := newFakeNet(t, 1, 9)
+	c := f.newClient(StrategyMeshdfu)
+	d := bytes.NewReader([]byte{1})
+	for _, x := range []Transfer{
+		{ID: 1, Size: 1, Data: d},
+		{ID: 1, Size: 0, Data: d, Targets: []mesh.Address{0x100}},
+		{ID: 1, Size: 1, Data: d, Targets: []mesh.Address{0xC000}},
+		{ID: 1, Size: 1, Data: d, Targets: []mesh.Address{0x100, 0x100}},
+		{ID: 1, Size: 1, Data: d, Targets: []mesh.Address{0x100}, Group: 0x0005},
+		{ID: 1, Size: 1, Data: d, Targets: []mesh.Address{0x100}, Group: 0x8005},
+	} {
+		if err := c.Start(x); err == nil {
+			t.Fatalf("Start(%+v) succeeded", x)
+		}
+	}
+	if c.Suspend() == nil || c.Resume() == nil {
+		t.Fatal("suspend/resume while idle")
+	}
+}
+
+func TestStrategy_Arithmetic(t *testing.T) {
+	for _, tc := range []struct{ size, segs int }{{1, 1}, {8, 1}, {9, 2}, {17, 2}, {18, 3}, {377, 32}} {
+		if got := ChunkSegments(tc.size); got != tc.segs {
+			t.Errorf("ChunkSegments(%d) = %d, want %d", tc.size, got, tc.segs)
+		}
+	}
+	if e := ExpectedSends(0.9, 100); math.Abs(e-2.74) > 0.02 {
+		t.Errorf("ExpectedSends(0.9, 100) = %v", e)
+	}
+	if e := ExpectedSends(1, 100); e != 1 {
+		t.Errorf("ExpectedSends(1, 100) = %v", e)
+	}
+	for _, tc := range []struct {
+		loss  float64
+		n     int
+		limit int
+		want  uint16
+	}{
+		{0, 1, 377, 377}, {0, 100, 377, 377}, {0, 100, 200, 200},
+		{0.1, 100, 377, 8}, {0.1, 1, 377, 8}, {0.3, 10, 377, 8},
+		{0.01, 10, 377, 29},
+	} {
+		if got := ChooseChunk(tc.loss, tc.n, 32, tc.limit); got != tc.want {
+			t.Errorf("ChooseChunk(%v, %d, 32, %d) = %d, want %d", tc.loss, tc.n, tc.limit, got, tc.want)
+		}
+	}
+	if p := estimateLoss(1-math.Pow(0.9, 4), 4); math.Abs(p-0.1) > 1e-9 {
+		t.Errorf("estimateLoss = %v", p)
+	}
+	lim := Limits{MinBlockSizeLog: 6, MaxBlockSizeLog: 20, MaxTotalChunks: 256, MaxChunkSize: 377, MTU: 380}
+	s := StrategyMeshdfu
+	if lg, err := s.chooseBlockLog(lim, 377); err != nil || lg != 16 {
+		t.Errorf("chooseBlockLog = %d, %v", lg, err)
+	}
+	if lg, _ := s.chooseBlockLog(lim, 8); lg != 11 {
+		t.Errorf("chooseBlockLog(8-octet chunks) = %d, want 11", lg)
+	}
+	z := StrategyZephyr
+	if lg, _ := z.chooseBlockLog(lim, 377); lg != 12 {
+		t.Errorf("zephyr block log %d", lg)
+	}
+}
