@@ -31,7 +31,6 @@ func mustComplete(t *testing.T, f *fakeNet, r *runResult, data []byte, want int)
 	}
 }
 
-
 func TestClient_Transfers(t *testing.T) {
 	cases := []struct {
 		name    string
@@ -151,7 +150,7 @@ func TestClient_Capabilities(t *testing.T) {
 	f.order[1].caps.MinBlockSizeLog, f.order[1].caps.MaxBlockSizeLog = 10, 12
 	f.order[1].caps.MTU = 300
 	f.order[2].caps.MinBlockSizeLog, f.order[2].caps.MaxBlockSizeLog = 14, 15 // no overlap with 10–12
-	f.order[3].caps.MaxBLOBSize = 1000                                           // too small
+	f.order[3].caps.MaxBLOBSize = 1000                                        // too small
 	f.order[4].caps.Modes = SupportPush
 	f.order[4].caps.MaxTotalChunks = 100
 	c := f.newClient(StrategyMeshdfu)
