@@ -41,3 +41,11 @@ type Bearer interface {
 // ReceiveFunc is how a bearer hands a received PDU to a node. It runs on the
 // node's executor; the node must not retain payload after it returns.
 type ReceiveFunc func(kind ADType, payload []byte)
+
+// RelayBearer is a Bearer that counts relayed PDUs apart from the node's
+// own. The network layer uses SendRelay for relayed PDUs when its bearer
+// has it.
+type RelayBearer interface {
+	Bearer
+	SendRelay(kind ADType, payload []byte, tx Transmit)
+}

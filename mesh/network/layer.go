@@ -329,7 +329,11 @@ func (p *pending) run() {
 		p.rx = Rx{}
 	} else if l.relay { // the feature may have been turned off meanwhile
 		l.stats.Relayed++
-		l.bearer.Send(mesh.ADMessage, p.pdu[:p.n], l.rtx)
+		if rb, ok := l.bearer.(mesh.RelayBearer); ok {
+			rb.SendRelay(mesh.ADMessage, p.pdu[:p.n], l.rtx)
+		} else {
+			l.bearer.Send(mesh.ADMessage, p.pdu[:p.n], l.rtx)
+		}
 	}
 	l.free = append(l.free, p)
 }
