@@ -50,7 +50,7 @@ func TestEndToEnd_ConfigOverUDP(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	target := exec.CommandContext(ctx, bin, "target", "--cdb", netFile, "--node", "0x0002",
-		"--data-dir", filepath.Join(dir, "target"), "--bearer", "udp:"+tAddr, "--peer", pAddr)
+		"--data-dir", filepath.Join(dir, "target"), "--bearer", "udp:"+tAddr, "--peer", pAddr, "--pcap", filepath.Join(dir, "target.pcap"))
 	stdout, err := target.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -105,10 +105,14 @@ func TestEndToEnd_ConfigOverUDP(t *testing.T) {
 	if r := run(1, "bind", "0x0002", "0x0002", "1000"); r["Status"] != "Invalid Model" {
 		t.Fatalf("Bind: %v", r)
 	}
-	// A second AppKey Add of the same key after a restart of the target is
-	// still Success (the key survived in its data directory).
+	// The target's capture holds what it sent and received.
 	_ = target.Process.Signal(os.Interrupt)
 	_ = target.Wait()
+	if st, err := os.Stat(filepath.Join(dir, "target.pcap")); err != nil || st.Size() < 24+4*40 {
+		t.Fatalf("target capture: %v %v", st, err)
+	}
+	// A second AppKey Add of the same key after a restart of the target is
+	// still Success (the key survived in its data directory).
 	target2 := exec.CommandContext(ctx, bin, "target", "--cdb", netFile, "--node", "0x0002",
 		"--data-dir", filepath.Join(dir, "target"), "--bearer", "udp:"+tAddr, "--peer", pAddr)
 	stdout2, _ := target2.StdoutPipe()

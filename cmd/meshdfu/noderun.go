@@ -17,6 +17,7 @@ import (
 	"github.com/meshdfu/meshdfu/mesh/crypto"
 	"github.com/meshdfu/meshdfu/mesh/node"
 	"github.com/meshdfu/meshdfu/runtime"
+	"github.com/meshdfu/meshdfu/sim/pcap"
 )
 
 // nodeFlags are the flags every command that runs a real node shares.
@@ -27,6 +28,7 @@ type nodeFlags struct {
 	bearer  string
 	peers   []string
 	ivIndex string
+	pcap    string
 	verbose bool
 }
 
@@ -38,6 +40,7 @@ func (f *nodeFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.bearer, "bearer", "udp:127.0.0.1:0", "bearer: udp:HOST:PORT to listen on")
 	fl.StringArrayVar(&f.peers, "peer", nil, "HOST:PORT of a node in radio range (repeatable)")
 	fl.StringVar(&f.ivIndex, "iv-index", "0", "IV Index, hex, on first start when the file has none")
+	fl.StringVar(&f.pcap, "pcap", "", "write every PDU sent and received to this pcap file (Wireshark: Bluetooth LE advertising)")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log every PDU (debug level)")
 	for _, name := range []string{"cdb", "node", "data-dir"} {
 		_ = cmd.MarkFlagRequired(name)
@@ -54,11 +57,12 @@ func parseAddr(flag, s string) (mesh.Address, error) {
 
 // runningNode is a node on a real-time loop with a UDP bearer.
 type runningNode struct {
-	loop   *runtime.Loop
-	bearer *udp.Bearer
-	node   *node.Node
-	db     *cdb.Database
-	log    *slog.Logger
+	loop    *runtime.Loop
+	bearer  *udp.Bearer
+	node    *node.Node
+	db      *cdb.Database
+	log     *slog.Logger
+	capture *os.File
 }
 
 // startNode opens the network file and data directory, and starts the node
@@ -94,7 +98,18 @@ func startNode(ctx context.Context, f *nodeFlags, errOut *os.File, configClient 
 		return nil, fmt.Errorf("--bearer %q: only udp:HOST:PORT is supported", f.bearer)
 	}
 	loop := runtime.New(runtime.Config{Name: addr.String(), Logger: log})
-	b, err := udp.Open(udp.Config{Listen: listen, Peers: f.peers, Executor: loop, Logger: log})
+	ucfg := udp.Config{Listen: listen, Peers: f.peers, Executor: loop, Logger: log}
+	var capFile *os.File
+	if f.pcap != "" {
+		if capFile, err = os.Create(f.pcap); err != nil {
+			return nil, err
+		}
+		if ucfg.Capture, err = pcap.NewWriter(capFile); err != nil {
+			capFile.Close()
+			return nil, err
+		}
+	}
+	b, err := udp.Open(ucfg)
 	if err != nil {
 		return nil, err
 	}
@@ -128,11 +143,14 @@ func startNode(ctx context.Context, f *nodeFlags, errOut *os.File, configClient 
 	if err != nil {
 		return nil, err
 	}
-	return &runningNode{loop: loop, bearer: b, node: n, db: db, log: log}, nil
+	return &runningNode{loop: loop, bearer: b, node: n, db: db, log: log, capture: capFile}, nil
 }
 
 func (r *runningNode) Close() {
 	_ = r.loop.Do(context.Background(), r.node.Close)
 	r.loop.Close()
 	r.bearer.Close()
+	if r.capture != nil {
+		r.capture.Close()
+	}
 }
