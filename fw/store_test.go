@@ -336,9 +336,9 @@ func TestDirStore_SweepsLeftovers(t *testing.T) {
 	s := openDir(t, dir)
 	s.Put("a", fwidA, nil, pattern(100, 1))
 	s.Close()
-	os.WriteFile(filepath.Join(dir, tmpDir, "00000000000000ff.part"), []byte("half"), 0o644)   // crash while writing
+	os.WriteFile(filepath.Join(dir, tmpDir, "00000000000000ff.part"), []byte("half"), 0o644)    // crash while writing
 	os.WriteFile(filepath.Join(dir, imagesDir, "00000000000000fe.img"), []byte("whole"), 0o644) // crash before the index
-	os.WriteFile(filepath.Join(dir, indexTmpName), []byte("{"), 0o644)                         // crash before the rename
+	os.WriteFile(filepath.Join(dir, indexTmpName), []byte("{"), 0o644)                          // crash before the rename
 	s2 := openDir(t, dir)
 	mustGet(t, s2, "a", fwidA, pattern(100, 1))
 	assertClean(t, dir, 1)
