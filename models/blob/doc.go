@@ -15,6 +15,23 @@
 // ErrMessage and one of access.ErrLength, access.ErrRFU,
 // access.ErrProhibited. Decoders never keep a reference to their input.
 //
+// # Server
+//
+// Server is the BLOB Transfer Server model (SIG model 0x1400): every
+// Transfer Phase, the status codes in the order Zephyr's blob_srv.c checks
+// them, the inactivity timer (10·(Timeout Base + 1) s on the node's Clock),
+// suspension and resumption, cancel, Push mode and Pull mode with Partial
+// Block Reports, and capabilities from ServerConfig. Data goes to a Storage
+// (MemoryStorage, FileStorage) through a Writer synced at every block end;
+// the transfer state goes to a StateStore (MemoryStateStore,
+// FileStateStore) at every phase change and block end, so a rebooted
+// target comes back Suspended and resumes without receiving completed
+// blocks again. The owner (the Firmware Update Server) prepares it with
+// Prepare and hears about it through the On* callbacks of ServerConfig.
+//
+// Not covered: Low Power Node specifics (polling the Friend after a
+// report, sizing reports to the Friend Queue).
+//
 // Facts and their sources are in docs/blob.md.
 //
 // # Concurrency
