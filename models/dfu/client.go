@@ -1,0 +1,419 @@
+package dfu
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/meshdfu/meshdfu/mesh"
+	"github.com/meshdfu/meshdfu/mesh/access"
+	"github.com/meshdfu/meshdfu/models/blob"
+)
+
+// Client defaults.
+const (
+	// DefaultTimeout is how long one request waits for its status in all
+	// (Zephyr bt_mesh_dfu_cli_timeout_get: 10 s).
+	DefaultTimeout = 10 * time.Second
+	// DefaultRetries is how many times a request is sent again within the
+	// timeout when no status came.
+	DefaultRetries = 3
+	// DefaultMaxInFlight is how many targets a procedure talks to at once.
+	DefaultMaxInFlight = 8
+	// DefaultPollInterval is the time between Firmware Update Get rounds
+	// while targets verify.
+	DefaultPollInterval = 2 * time.Second
+	// DefaultVerifyTimeout bounds the wait for every target to leave
+	// Verifying Update.
+	DefaultVerifyTimeout = 2 * time.Minute
+)
+
+// ClientConfig configures a Client. Clock is required.
+type ClientConfig struct {
+	Layer  *access.Layer // nil: set later with SetLayer
+	Clock  mesh.Clock
+	Logger *slog.Logger // nil: discard
+
+	AppKeyIndex uint16        // the AppKey the targets' servers are bound to
+	TTL         uint8         // 0: access.DefaultTTL
+	Timeout     time.Duration // 0: DefaultTimeout; total wait per request
+	Retries     int           // 0: DefaultRetries; negative: send once
+	MaxInFlight int           // 0: DefaultMaxInFlight
+
+	// BLOB is the BLOB Transfer Client that Update drives; it must be on
+	// the same node (normally the same element, the Firmware Update
+	// Client extends it). Only Update needs it.
+	BLOB *blob.Client
+	// PollInterval and VerifyTimeout pace Update's verification step; 0:
+	// DefaultPollInterval, DefaultVerifyTimeout.
+	PollInterval  time.Duration
+	VerifyTimeout time.Duration
+}
+
+// Target is one receiver of an update: the unicast address of its
+// Firmware Update Server and the index of the image to update.
+type Target struct {
+	Address    mesh.Address
+	ImageIndex uint8
+}
+
+// Client is the Firmware Update Client model (SIG model 0x1403). Each
+// procedure sends one request to every target in a list (at most
+// MaxInFlight at a time), resends it Retries times within Timeout until
+// the target's status arrives, and reports each target through a callback,
+// then calls done. Errors are *StatusError for a status other than
+// Success, ErrTimeout, or a send failure.
+//
+// Update runs the whole Firmware Update procedure with the BLOB client.
+// Call every method on the node's executor.
+type Client struct {
+	cfg     ClientConfig
+	log     *slog.Logger
+	model   *access.Model
+	pending []*request
+	upd     *updateRun
+}
+
+type request struct {
+	dst      mesh.Address
+	msg      access.Message
+	want     access.Opcode
+	match    func(access.Message) bool
+	cb       func(access.Message, error)
+	left     int
+	interval time.Duration
+	timer    mesh.Timer
+	done     bool
+}
+
+// NewClient returns a Client; add its Model to an element of the
+// initiator or distributor node.
+func NewClient(cfg ClientConfig) (*Client, error) {
+	if cfg.Clock == nil {
+		return nil, fmt.Errorf("%w: ClientConfig needs a Clock", ErrConfig)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.TTL == 0 {
+		cfg.TTL = access.DefaultTTL
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.Retries == 0 {
+		cfg.Retries = DefaultRetries
+	} else if cfg.Retries < 0 {
+		cfg.Retries = 0
+	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = DefaultMaxInFlight
+	}
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = DefaultPollInterval
+	}
+	if cfg.VerifyTimeout == 0 {
+		cfg.VerifyTimeout = DefaultVerifyTimeout
+	}
+	c := &Client{cfg: cfg, log: cfg.Logger}
+	c.model = &access.Model{ID: ClientModelID, NoSubscriptions: true, NoPublication: true}
+	for _, op := range []access.Opcode{OpInformationStatus, OpMetadataStatus, OpUpdateStatus} {
+		c.model.Ops = append(c.model.Ops, access.Op{Opcode: op, Len: access.LenMin(1), Handler: c.receive(op)})
+	}
+	return c, nil
+}
+
+// Model returns the Client's model instance.
+func (c *Client) Model() *access.Model { return c.model }
+
+// SetLayer gives the Client the access layer its model was added to.
+func (c *Client) SetLayer(l *access.Layer) { c.cfg.Layer = l }
+
+// Pending returns the number of requests waiting for a status.
+func (c *Client) Pending() int { return len(c.pending) }
+
+// ---- one request ----
+
+// Request sends request msg to dst and runs cb once with the matching
+// status (the status message, and a *StatusError when it is not Success),
+// or with ErrTimeout. A second request of the same kind to dst while one
+// is pending fails with ErrBusy.
+func (c *Client) Request(dst mesh.Address, msg access.Message, cb func(access.Message, error)) error {
+	var want access.Opcode
+	match := func(access.Message) bool { return true }
+	switch m := msg.(type) {
+	case *InformationGet:
+		want = OpInformationStatus
+		first := m.FirstIndex
+		match = func(r access.Message) bool { return r.(*InformationStatus).FirstIndex == first }
+	case *MetadataCheck:
+		want = OpMetadataStatus
+		idx := m.ImageIndex
+		match = func(r access.Message) bool { return r.(*MetadataStatus).ImageIndex == idx }
+	case *UpdateGet, *UpdateStart, *UpdateCancel, *UpdateApply:
+		want = OpUpdateStatus
+	default:
+		return fmt.Errorf("%w: %T is not a Firmware Update request", ErrConfig, msg)
+	}
+	if !dst.IsUnicast() {
+		return fmt.Errorf("%w: target %s is not unicast", ErrConfig, dst)
+	}
+	for _, p := range c.pending {
+		if p.dst == dst && p.want == want {
+			return fmt.Errorf("%w: %s to %s pending", ErrBusy, opName(p.msg.Opcode()), dst)
+		}
+	}
+	r := &request{
+		dst: dst, msg: msg, want: want, match: match, cb: cb,
+		left: c.cfg.Retries, interval: c.cfg.Timeout / time.Duration(c.cfg.Retries+1),
+	}
+	if err := c.send(r); err != nil {
+		return err
+	}
+	c.pending = append(c.pending, r)
+	return nil
+}
+
+func (c *Client) send(r *request) error {
+	if c.cfg.Layer == nil {
+		return fmt.Errorf("%w: client has no access layer (SetLayer)", ErrConfig)
+	}
+	ctx := &access.Context{Dst: r.dst, AppKeyIndex: c.cfg.AppKeyIndex, TTL: c.cfg.TTL}
+	if err := c.cfg.Layer.Send(c.model, ctx, r.msg, nil); err != nil {
+		return fmt.Errorf("dfu: %s to %s: %w", opName(r.msg.Opcode()), r.dst, err)
+	}
+	r.timer = c.cfg.Clock.AfterFunc(r.interval, func() { c.onTimer(r) })
+	return nil
+}
+
+func (c *Client) onTimer(r *request) {
+	if r.done {
+		return
+	}
+	if r.left > 0 {
+		r.left--
+		c.log.Debug("dfu: client: resending", "dst", r.dst, "opcode", r.msg.Opcode())
+		if err := c.send(r); err != nil {
+			c.finish(r, nil, err)
+		}
+		return
+	}
+	c.finish(r, nil, fmt.Errorf("%w: %s to %s", ErrTimeout, opName(r.msg.Opcode()), r.dst))
+}
+
+func (c *Client) finish(r *request, resp access.Message, err error) {
+	r.done = true
+	if r.timer != nil {
+		r.timer.Stop()
+	}
+	c.pending = slices.DeleteFunc(c.pending, func(p *request) bool { return p == r })
+	if r.cb != nil {
+		r.cb(resp, err)
+	}
+}
+
+func (c *Client) receive(op access.Opcode) access.Handler {
+	return func(ctx *access.Context, params []byte) {
+		resp := NewMessage(op)
+		if err := resp.Unmarshal(params); err != nil {
+			c.log.Debug("dfu: client: bad status", "src", ctx.Src, "opcode", op, "err", err)
+			return
+		}
+		for _, r := range c.pending {
+			if r.dst == ctx.Src && r.want == op && r.match(resp) {
+				c.finish(r, resp, statusErr(r, resp))
+				return
+			}
+		}
+		c.log.Debug("dfu: client: unexpected status", "src", ctx.Src, "opcode", op)
+	}
+}
+
+func statusErr(r *request, resp access.Message) error {
+	switch m := resp.(type) {
+	case *MetadataStatus:
+		if m.Status != StatusSuccess {
+			return &StatusError{Op: r.msg.Opcode(), Target: r.dst, Status: m.Status}
+		}
+	case *UpdateStatus:
+		if m.Status != StatusSuccess {
+			return &StatusError{Op: r.msg.Opcode(), Target: r.dst, Status: m.Status, Phase: m.Phase}
+		}
+	}
+	return nil
+}
+
+// ---- one request to many targets ----
+
+// fanout runs one(a, next) for every address, at most MaxInFlight at a
+// time; each must call next exactly once. all runs after the last.
+func (c *Client) fanout(addrs []mesh.Address, one func(a mesh.Address, next func()), all func()) {
+	queue := slices.Clone(addrs)
+	running := 0
+	var pump func()
+	pump = func() {
+		for running < c.cfg.MaxInFlight && len(queue) > 0 {
+			a := queue[0]
+			queue = queue[1:]
+			running++
+			called := false
+			one(a, func() {
+				if called {
+					return
+				}
+				called = true
+				running--
+				pump()
+			})
+		}
+		if running == 0 && len(queue) == 0 && all != nil {
+			f := all
+			all = nil
+			f()
+		}
+	}
+	pump()
+}
+
+// each sends the request made by mk to every target, reporting each.
+func (c *Client) each(addrs []mesh.Address, mk func(mesh.Address) access.Message, cb func(mesh.Address, access.Message, error), done func()) {
+	c.fanout(addrs, func(a mesh.Address, next func()) {
+		err := c.Request(a, mk(a), func(resp access.Message, err error) {
+			if cb != nil {
+				cb(a, resp, err)
+			}
+			next()
+		})
+		if err != nil {
+			if cb != nil {
+				cb(a, nil, err)
+			}
+			next()
+		}
+	}, done)
+}
+
+func addresses(targets []Target) []mesh.Address {
+	out := make([]mesh.Address, len(targets))
+	for i, t := range targets {
+		out[i] = t.Address
+	}
+	return out
+}
+
+func updateCB(cb func(mesh.Address, *UpdateStatus, error)) func(mesh.Address, access.Message, error) {
+	return func(a mesh.Address, m access.Message, err error) {
+		if cb == nil {
+			return
+		}
+		st, _ := m.(*UpdateStatus)
+		cb(a, st, err)
+	}
+}
+
+// Information reads the whole Firmware Information List of every target,
+// paging with Information Get, and reports each list.
+func (c *Client) Information(targets []mesh.Address, cb func(mesh.Address, []FirmwareInformation, error), done func()) {
+	c.fanout(targets, func(a mesh.Address, next func()) {
+		c.information(a, func(list []FirmwareInformation, err error) {
+			if cb != nil {
+				cb(a, list, err)
+			}
+			next()
+		})
+	}, done)
+}
+
+func (c *Client) information(a mesh.Address, cb func([]FirmwareInformation, error)) {
+	var list []FirmwareInformation
+	var page func(first uint8)
+	page = func(first uint8) {
+		err := c.Request(a, &InformationGet{FirstIndex: first, EntriesLimit: 0xff}, func(resp access.Message, err error) {
+			if err != nil {
+				cb(list, err)
+				return
+			}
+			st := resp.(*InformationStatus)
+			list = append(list, st.Entries...)
+			next := int(first) + len(st.Entries)
+			if len(st.Entries) > 0 && next < int(st.ListCount) {
+				page(uint8(next))
+				return
+			}
+			cb(list, nil)
+		})
+		if err != nil {
+			cb(list, err)
+		}
+	}
+	page(0)
+}
+
+// MetadataCheck asks every target whether it accepts an image with
+// metadata for its image index, and reports each Metadata Status.
+func (c *Client) MetadataCheck(targets []Target, metadata []byte, cb func(mesh.Address, *MetadataStatus, error), done func()) {
+	idx := indexOf(targets)
+	c.each(addresses(targets), func(a mesh.Address) access.Message {
+		return &MetadataCheck{ImageIndex: idx[a], Metadata: metadata}
+	}, func(a mesh.Address, m access.Message, err error) {
+		if cb != nil {
+			st, _ := m.(*MetadataStatus)
+			cb(a, st, err)
+		}
+	}, done)
+}
+
+func indexOf(targets []Target) map[mesh.Address]uint8 {
+	m := make(map[mesh.Address]uint8, len(targets))
+	for _, t := range targets {
+		m[t.Address] = t.ImageIndex
+	}
+	return m
+}
+
+// StartParams are the Firmware Update Start fields shared by every target.
+type StartParams struct {
+	TTL         uint8 // Update TTL for the targets' BLOB servers
+	TimeoutBase uint16
+	BLOBID      uint64
+	Metadata    []byte
+}
+
+// Start sends Firmware Update Start to every target with its image index.
+func (c *Client) Start(targets []Target, p StartParams, cb func(mesh.Address, *UpdateStatus, error), done func()) {
+	idx := indexOf(targets)
+	c.each(addresses(targets), func(a mesh.Address) access.Message {
+		return &UpdateStart{TTL: p.TTL, TimeoutBase: p.TimeoutBase, BLOBID: p.BLOBID, ImageIndex: idx[a], Metadata: p.Metadata}
+	}, updateCB(cb), done)
+}
+
+// Get sends Firmware Update Get to every target.
+func (c *Client) Get(targets []mesh.Address, cb func(mesh.Address, *UpdateStatus, error), done func()) {
+	c.each(targets, func(mesh.Address) access.Message { return &UpdateGet{} }, updateCB(cb), done)
+}
+
+// Cancel sends Firmware Update Cancel to every target.
+func (c *Client) Cancel(targets []mesh.Address, cb func(mesh.Address, *UpdateStatus, error), done func()) {
+	c.each(targets, func(mesh.Address) access.Message { return &UpdateCancel{} }, updateCB(cb), done)
+}
+
+// Apply sends Firmware Update Apply to every target.
+func (c *Client) Apply(targets []mesh.Address, cb func(mesh.Address, *UpdateStatus, error), done func()) {
+	c.each(targets, func(mesh.Address) access.Message { return &UpdateApply{} }, updateCB(cb), done)
+}
+
+// Abort drops every pending request; their callbacks run with ErrCanceled.
+func (c *Client) Abort() {
+	for _, r := range slices.Clone(c.pending) {
+		c.finish(r, nil, ErrCanceled)
+	}
+}
+
+// errorsIsTimeout reports whether err is a request timeout.
+func errorsIsTimeout(err error) bool { return errors.Is(err, ErrTimeout) }
+
+// sameID compares Firmware IDs.
+func sameID(a, b []byte) bool { return bytes.Equal(a, b) }
