@@ -67,7 +67,9 @@ func (e *LostError) Unwrap() error {
 	return ErrTargetStatus
 }
 
-// ClientConfig configures a Client. Layer and Clock are required.
+// ClientConfig configures a Client. Clock is required; Layer may be given
+// later with SetLayer (a node's access layer exists only once its models
+// are built), but before Start.
 type ClientConfig struct {
 	Layer  *access.Layer
 	Clock  mesh.Clock
@@ -256,6 +258,9 @@ type Client struct {
 	buf       []byte
 	chunk     ChunkTransfer
 
+	// loss probe: first attempts of Information Get and Transfer Start
+	probeSent, probeAnswered int
+
 	// decode scratch
 	tStatus TransferStatus
 	bStatus BlockStatus
@@ -265,8 +270,8 @@ type Client struct {
 
 // NewClient returns a Client; add its Model to the initiator's element.
 func NewClient(cfg ClientConfig) (*Client, error) {
-	if cfg.Layer == nil || cfg.Clock == nil {
-		return nil, errors.New("blob: ClientConfig needs Layer and Clock")
+	if cfg.Clock == nil {
+		return nil, errors.New("blob: ClientConfig needs a Clock")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -295,6 +300,9 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 
 // Model returns the client's model instance.
 func (c *Client) Model() *access.Model { return c.model }
+
+// SetLayer gives the Client the access layer its model was added to.
+func (c *Client) SetLayer(l *access.Layer) { c.cfg.Layer = l }
 
 // State returns the procedure step.
 func (c *Client) State() ClientState { return c.state }
@@ -330,6 +338,8 @@ func (c *Client) Start(x Transfer) error {
 		return ErrBusy
 	}
 	switch {
+	case c.cfg.Layer == nil:
+		return errors.New("blob: client has no access layer (SetLayer)")
 	case len(x.Targets) == 0:
 		return errors.New("blob: transfer without targets")
 	case x.Size == 0 || x.Data == nil:
@@ -362,6 +372,7 @@ func (c *Client) Start(x Transfer) error {
 	c.stats = ClientStats{}
 	c.started = c.clk.Now()
 	c.loss = c.strat.ExpectedLoss
+	c.probeSent, c.probeAnswered = 0, 0
 	c.block = -1
 	c.lim = Limits{}
 	c.retrieveCapabilities()
@@ -647,10 +658,36 @@ func (c *Client) onCapabilities() {
 	}
 	c.log2 = log2
 	c.blocks = BlockCount(c.xfer.Size, log2)
+	c.probeLoss()
 	if f := c.xfer.Callbacks.OnCapabilities; f != nil {
 		f(c.lim, log2, mode)
 	}
 	c.transferStart()
+}
+
+// probeLoss takes a first loss estimate, before any chunk was sent, from
+// the share of targets that did not answer the first send of Information
+// Get: that request is one PDU, and its answer comes back through the
+// transport's acknowledged SAR. With at least probeSamples targets the
+// estimate replaces Strategy.ExpectedLoss (collisions of the answers make
+// it an overestimate, so values under 3 % count as none); with fewer it can
+// only raise the prior.
+func (c *Client) probeLoss() {
+	const probeSamples = 10
+	if !c.strat.Adaptive || c.probeSent == 0 {
+		return
+	}
+	est := 1 - float64(c.probeAnswered)/float64(c.probeSent)
+	if est < 0.03 {
+		est = 0
+	}
+	switch {
+	case c.probeSent >= probeSamples:
+		c.loss = est
+	case c.probeSent >= 4:
+		c.loss = max(c.loss, est)
+	}
+	c.log.Debug("blob client: loss probe", "sent", c.probeSent, "answered", c.probeAnswered, "loss", c.loss)
 }
 
 // transferStart sends Transfer Start (blob.md §12.5).
@@ -778,7 +815,11 @@ func (c *Client) blockStartRoundtrip(targets []*cliTarget) *roundtrip {
 }
 
 func (c *Client) onBlockStartStatus(t *cliTarget, st *BlockStatus) bool {
-	if st.Status != StatusSuccess {
+	switch st.Status {
+	case StatusSuccess:
+	case StatusInformationUnavailable:
+		return false // a late answer to a Block Get; Block Start never gets it
+	default:
 		c.loseStatus(t, "Block Status", st.Status)
 		return true
 	}

@@ -55,6 +55,9 @@ func (rt *roundtrip) send() {
 	c := rt.c
 	rt.attempt++
 	c.stats.Requests++
+	if rt.attempt == 1 && rt.step == "Information Get" {
+		c.probeSent += len(rt.pending)
+	}
 	queued := 0
 	useGroup := rt.group && c.group != mesh.AddrUnassigned &&
 		(c.strat.GroupQueryMin == 0 || len(rt.pending) >= c.strat.GroupQueryMin)
@@ -142,6 +145,9 @@ func (rt *roundtrip) answer(t *cliTarget, m access.Message) bool {
 	}
 	if i < 0 {
 		return false
+	}
+	if rt.attempt == 1 && rt.step == "Information Get" {
+		rt.c.probeAnswered++
 	}
 	if rt.handle(t, m) || t.lost != nil {
 		rt.pending = append(rt.pending[:i], rt.pending[i+1:]...)

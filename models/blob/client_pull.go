@@ -3,6 +3,8 @@ package blob
 import (
 	"slices"
 	"time"
+
+	"github.com/meshdfu/meshdfu/mesh/access"
 )
 
 // Pull mode (blob.md §12.6 step 4): each target asks for chunks with the
@@ -15,7 +17,9 @@ import (
 
 // pullRequest records that t asks for list.
 func (c *Client) pullRequest(t *cliTarget, list []uint16) {
-	t.pullTries = 0
+	if !slices.Equal(list, t.pullSent) {
+		t.pullTries = 0
+	}
 	if len(list) == 0 {
 		c.markBlockDone(t)
 		c.pullCheckDone()
@@ -93,24 +97,58 @@ func (c *Client) stopPullTimer(t *cliTarget) {
 	}
 }
 
-// onPullTimeout: no report from t since its batch; send the batch again or
-// lose it.
+// onPullTimeout: no report from t since its batch. Its report may be
+// lost, and a server repeats one only when its report timer (T_BPI)
+// expires, which every chunk it hears restarts, so while other targets'
+// chunks flow it would never repeat it. A Block Get asks it directly: in
+// Pull mode the Block Status carries the chunks it wants next (blob.md
+// §11.2). Attempts such tries without progress lose the target.
 func (c *Client) onPullTimeout(t *cliTarget) {
 	t.pullTimer = nil
 	if t.lost != nil || t.blockDone || c.state != ClientBlock {
 		return
 	}
 	t.pullTries++
-	if t.pullTries >= c.strat.Attempts {
-		c.lose(t, &LostError{Target: t.addr, Step: "Partial Block Report", Timeout: true, Attempts: t.pullTries})
+	if t.pullTries > c.strat.Attempts {
+		c.lose(t, &LostError{Target: t.addr, Step: "Partial Block Report", Timeout: true, Attempts: t.pullTries - 1})
 		if c.checkTargets() {
 			c.pullCheckDone()
 		}
 		return
 	}
-	t.pullReq = append(t.pullReq[:0], t.pullSent...)
-	t.pullPending = len(t.pullReq) > 0
-	c.pullKick()
+	gen := c.gen
+	c.startRoundtrip("Block Get", &BlockGet{}, OpBlockStatus, []*cliTarget{t}, false,
+		func(t *cliTarget, m access.Message) bool {
+			st := m.(*BlockStatus)
+			switch {
+			case st.Status == StatusInformationUnavailable || st.Status == StatusWrongPhase:
+				t.needStart = true // suspended: Block Start resumes it
+			case st.Status != StatusSuccess:
+				c.loseStatus(t, "Block Status", st.Status)
+			case st.BlockNumber != uint16(c.block):
+				t.needStart = true
+			case st.Format == FormatNoneMissing:
+				c.markBlockDone(t)
+			case st.Format == FormatEncodedList:
+				tries := t.pullTries
+				c.pullRequest(t, st.EncodedMissing)
+				t.pullTries = tries // progress is a new chunk, not an answer
+			}
+			return true
+		}, func() {
+			if gen != c.gen || c.state != ClientBlock || !c.checkTargets() {
+				return
+			}
+			if t.lost == nil && t.needStart && c.startRT == nil {
+				t.needStart = false
+				c.startRT = c.blockStartRoundtrip([]*cliTarget{t})
+				return
+			}
+			if t.lost == nil && !t.blockDone && t.pullTimer == nil && !t.pullPending {
+				c.armPullTimer(t, c.strat.PullReportTimeout)
+			}
+			c.pullCheckDone()
+		})
 }
 
 // pullCheckDone finishes the block when every active target has it.

@@ -86,7 +86,10 @@ type Strategy struct {
 
 	// PullReportTimeout is how long a Pull-mode target may stay silent
 	// after its batch was sent before the batch is sent again (Zephyr:
-	// 2·T_MBPI + 7 s = 67 s).
+	// 2·T_MBPI + 7 s = 67 s). meshdfu then asks the target with a Block
+	// Get instead of resending: every chunk a server hears, even a
+	// duplicate, restarts its report timer T_BPI, so resent chunks would
+	// keep a server whose report was lost from ever repeating it.
 	PullReportTimeout time.Duration
 
 	// NetworkTransmit is the Network Transmit state the client's node
@@ -110,6 +113,7 @@ var StrategyMeshdfu = Strategy{
 	MaxBlockSizeLog:    16,
 	MaxChunkSegments:   32,
 	Adaptive:           true,
+	ExpectedLoss:       0.02,
 	PDUInterval:        25 * time.Millisecond,
 	MaxBacklog:         4,
 	UnicastMax:         1,
@@ -119,7 +123,7 @@ var StrategyMeshdfu = Strategy{
 	RetryInterval:      400 * time.Millisecond,
 	GroupRetryInterval: 900 * time.Millisecond,
 	AnswerTime:         30 * time.Millisecond,
-	PullReportTimeout:  3 * time.Second,
+	PullReportTimeout:  4 * time.Second,
 	NetworkTransmit:    mesh.Transmit{Count: 0, IntervalSteps: 1},
 	SAR: transport.SARTransmitter{
 		SegmentIntervalStep:                        1, // 20 ms: the advertiser's own minimum gap
