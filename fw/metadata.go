@@ -116,7 +116,7 @@ func (m *Metadata) MarshalSize() int {
 }
 
 func (m *Metadata) validate() error {
-	if err := checkVersion(m.Version); err != nil {
+	if err := CheckVersion(m.Version); err != nil {
 		return err
 	}
 	if m.Size == 0 {
@@ -137,7 +137,9 @@ func (m *Metadata) validate() error {
 	return nil
 }
 
-func checkVersion(v string) error {
+// CheckVersion reports ErrMetadataFormat unless v is a valid version
+// string: 1..64 printable ASCII characters, no spaces.
+func CheckVersion(v string) error {
 	if len(v) == 0 || len(v) > MaxVersionLen {
 		return fmt.Errorf("%w: version has %d characters, want 1..%d", ErrMetadataFormat, len(v), MaxVersionLen)
 	}
