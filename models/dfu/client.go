@@ -22,7 +22,11 @@ const (
 	// timeout when no status came.
 	DefaultRetries = 3
 	// DefaultMaxInFlight is how many targets a procedure talks to at once.
-	DefaultMaxInFlight = 8
+	// One, as Zephyr's broadcast helper sends unicasts one after the
+	// other: with several segmented requests (Start with metadata) in
+	// flight at once, the transport's SAR transfers were seen to fail in
+	// the simulator (see docs/dfu.md).
+	DefaultMaxInFlight = 1
 	// DefaultPollInterval is the time between Firmware Update Get rounds
 	// while targets verify.
 	DefaultPollInterval = 2 * time.Second
