@@ -419,4 +419,3 @@ func (c *Client) updConfirm() {
 		c.end(r, PhaseApplySuccess)
 	})
 }
-
