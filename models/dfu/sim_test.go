@@ -337,3 +337,49 @@ func TestSim_CompositionChange(t *testing.T) {
 		}
 	}
 }
+
+// TestSim_SilentTargetAndCancel: a powered-off target fails with a timeout
+// while the others apply; then Information pages and Cancel answers.
+func TestSim_SilentTargetAndCancel(t *testing.T) {
+	w := newSimWorld(t, simCase{seed: 5, targets: 3})
+	w.f.PowerOff(2)
+	w.run()
+	if w.err != nil {
+		t.Fatal(w.err)
+	}
+	for i, r := range w.results {
+		if i == 1 {
+			if !errors.Is(r.Err, dfu.ErrTimeout) {
+				t.Errorf("silent target: %+v", r)
+			}
+			continue
+		}
+		if r.Err != nil || r.Phase != dfu.PhaseApplySuccess {
+			t.Errorf("target %d: %+v", i+1, r)
+		}
+	}
+	var lists [][]dfu.FirmwareInformation
+	var cancels []*dfu.UpdateStatus
+	done := 0
+	w.f.Post(0, func() {
+		w.client.Information([]mesh.Address{w.f.Address(1), w.f.Address(3)}, func(a mesh.Address, l []dfu.FirmwareInformation, err error) {
+			if err != nil {
+				t.Error(err)
+			}
+			lists = append(lists, l)
+		}, func() { done++ })
+		w.client.Cancel([]mesh.Address{w.f.Address(1)}, func(a mesh.Address, st *dfu.UpdateStatus, err error) {
+			if err != nil {
+				t.Error(err)
+			}
+			cancels = append(cancels, st)
+		}, func() { done++ })
+	})
+	w.f.RunUntil(func() bool { return done == 2 }, time.Minute)
+	if len(lists) != 2 || !bytes.Equal(lists[0][0].FirmwareID, simNewFWID) || lists[0][0].UpdateURI == "" {
+		t.Fatalf("lists %+v", lists)
+	}
+	if len(cancels) != 1 || cancels[0].Phase != dfu.PhaseIdle || cancels[0].Details {
+		t.Fatalf("cancel %+v", cancels)
+	}
+}
