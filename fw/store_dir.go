@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 )
 
@@ -253,44 +252,52 @@ func (s *DirStore) install(f *os.File, part string, rec slotRecord) error {
 	} else {
 		next.Slots = append(next.Slots, rec)
 	}
-	if err := s.writeIndex(&next); err != nil {
+	renamed, err := s.writeIndex(&next)
+	if !renamed {
 		os.Remove(final)
 		return fmt.Errorf("fw: commit %s: %w", rec.Name, err)
 	}
+	// From the rename on, the new index is what a reopen sees: follow it
+	// even if the directory fsync failed.
 	s.q.used += rec.Size - s.sizeOf(rec.Name)
 	s.idx = next
 	if old != nil {
 		_ = os.Remove(s.imagePath(oldGen))
 	}
+	if err != nil {
+		return fmt.Errorf("fw: commit %s: %w", rec.Name, err)
+	}
 	return nil
 }
 
-// writeIndex replaces index.json with idx atomically. s.mu is held.
-func (s *DirStore) writeIndex(idx *index) error {
+// writeIndex replaces index.json with idx atomically. renamed reports
+// whether the new index took the old one's place (then err, if any, is from
+// the directory fsync). s.mu is held.
+func (s *DirStore) writeIndex(idx *index) (renamed bool, err error) {
 	p, err := idx.marshal()
 	if err != nil {
-		return err
+		return false, err
 	}
 	tmp := filepath.Join(s.dir, indexTmpName)
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if _, err := f.Write(p); err != nil {
 		f.Close()
-		return err
+		return false, err
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return err
+		return false, err
 	}
 	if err := f.Close(); err != nil {
-		return err
+		return false, err
 	}
 	if err := os.Rename(tmp, filepath.Join(s.dir, indexName)); err != nil {
-		return err
+		return false, err
 	}
-	return syncDir(s.dir)
+	return true, syncDir(s.dir)
 }
 
 func syncDir(dir string) error {
@@ -401,12 +408,16 @@ func (s *DirStore) Delete(name string) error {
 	gen, size := r.Gen, r.Size
 	next := s.idx.clone()
 	next.Slots = slices.DeleteFunc(next.Slots, func(r slotRecord) bool { return r.Name == name })
-	if err := s.writeIndex(&next); err != nil {
+	renamed, err := s.writeIndex(&next)
+	if !renamed {
 		return fmt.Errorf("fw: delete %s: %w", name, err)
 	}
 	s.idx = next
 	s.q.used -= size
 	_ = os.Remove(s.imagePath(gen))
+	if err != nil {
+		return fmt.Errorf("fw: delete %s: %w", name, err)
+	}
 	return nil
 }
 
@@ -553,6 +564,3 @@ func (w *dirWriter) Abort() error {
 	}
 	return nil
 }
-
-// isPart reports whether name looks like a part file (for tests).
-func isPart(name string) bool { return strings.HasSuffix(name, partExt) }

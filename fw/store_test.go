@@ -416,3 +416,65 @@ func TestDirStore_CorruptIndex(t *testing.T) {
 	s2 := openDir(t, dir)
 	mustGet(t, s2, "a", fwidA, pattern(100, 1))
 }
+
+// A write whose index update fails leaves the slot as it was, in memory and
+// on disk.
+func TestDirStore_IndexWriteFails(t *testing.T) {
+	dir := t.TempDir()
+	s := openDir(t, dir)
+	old := pattern(100, 1)
+	s.Put("a", fwidA, nil, old)
+	// A directory where index.json.tmp should go makes the index write fail.
+	blocker := filepath.Join(dir, indexTmpName)
+	os.Mkdir(blocker, 0o755)
+	os.WriteFile(filepath.Join(blocker, "x"), nil, 0o644)
+	if err := s.Put("a", fwidB, nil, pattern(200, 2)); err == nil {
+		t.Fatal("put succeeded without an index")
+	}
+	w, _ := s.BeginWrite("b", fwidB, nil, 3)
+	w.WriteAt([]byte{1, 2, 3}, 0)
+	if err := w.Commit(); err == nil {
+		t.Fatal("commit succeeded without an index")
+	}
+	if err := s.Delete("a"); err == nil {
+		t.Fatal("delete succeeded without an index")
+	}
+	mustGet(t, s, "a", fwidA, old)
+	if s.Used() != 100 || len(s.List()) != 1 {
+		t.Fatalf("used %d, %d slots", s.Used(), len(s.List()))
+	}
+	os.RemoveAll(blocker)
+	assertClean(t, dir, 1) // the new images were removed again
+	s.Close()
+	s2 := openDir(t, dir)
+	mustGet(t, s2, "a", fwidA, old)
+}
+
+// Stores are safe for concurrent use (run with -race).
+func TestStore_Concurrent(t *testing.T) {
+	storeImpls(t, 0, func(t *testing.T, s Store) {
+		done := make(chan error)
+		for g := range 4 {
+			go func() {
+				name := []string{"a", "b"}[g%2]
+				var err error
+				for i := 0; i < 20 && err == nil; i++ {
+					if err = s.Put(name, fwidA, nil, pattern(64, byte(g))); errors.Is(err, ErrBusy) {
+						err = nil
+					}
+					if _, _, gerr := s.Get(name); gerr != nil && !errors.Is(gerr, ErrNotFound) {
+						err = gerr
+					}
+					s.List()
+					s.Free()
+				}
+				done <- err
+			}()
+		}
+		for range 4 {
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		}
+	})
+}
