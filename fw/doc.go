@@ -26,7 +26,9 @@
 // old image or the new complete one. MemStore is the same in memory, for the
 // simulator. Both check checksums when reading, never serve a corrupt
 // slot, account for a capacity, and take images in pieces through
-// BeginWrite (a BLOB transfer), which replace the slot only on Commit.
+// BeginWrite (a BLOB transfer), which replace the slot only on Commit. A
+// SlotWriter also reads back what was written, so a target can run the
+// Verifier over it before it commits (io.NewSectionReader(w, 0, w.Size())).
 //
 // # Execution
 //

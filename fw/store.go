@@ -2,6 +2,7 @@ package fw
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -54,6 +55,9 @@ type Store interface {
 // 0..size-1 has been written; until then the slot keeps its old contents.
 type SlotWriter interface {
 	io.WriterAt
+	// ReadAt reads back the image being written (octets not yet written
+	// read as zero), so a target can verify it before it commits.
+	io.ReaderAt
 	// Written returns how many distinct octets of the image have been
 	// written.
 	Written() int64
@@ -181,6 +185,21 @@ func (c *coverage) add(start, end int64) {
 	}
 	c.iv = slices.Replace(c.iv, i, j, [2]int64{start, end})
 	c.total += end - start
+}
+
+// checkRead validates a ReadAt of n octets at off from an image of size,
+// returning how many octets can be read and io.EOF when that is short.
+func checkRead(off int64, n int, size int64) (int, error) {
+	if off < 0 {
+		return 0, errors.New("fw: read at negative offset")
+	}
+	if off >= size {
+		return 0, io.EOF
+	}
+	if int64(n) > size-off {
+		return int(size - off), io.EOF
+	}
+	return n, nil
 }
 
 // checkWrite validates a WriteAt of n octets at off into an image of size.

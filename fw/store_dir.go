@@ -512,6 +512,21 @@ func (w *dirWriter) WriteAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
+func (w *dirWriter) ReadAt(p []byte, off int64) (int, error) {
+	w.s.mu.Lock()
+	defer w.s.mu.Unlock()
+	if w.done {
+		return 0, fmt.Errorf("fw: read %s: %w", w.rec.Name, ErrClosed)
+	}
+	n, err := checkRead(off, len(p), w.rec.Size)
+	if n > 0 {
+		if m, rerr := w.f.ReadAt(p[:n], off); rerr != nil {
+			return m, fmt.Errorf("fw: read %s: %w", w.rec.Name, rerr)
+		}
+	}
+	return n, err
+}
+
 func (w *dirWriter) Written() int64 {
 	w.s.mu.Lock()
 	defer w.s.mu.Unlock()

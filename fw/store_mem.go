@@ -234,6 +234,19 @@ func (w *memWriter) WriteAt(p []byte, off int64) (int, error) {
 	return len(p), nil
 }
 
+func (w *memWriter) ReadAt(p []byte, off int64) (int, error) {
+	w.s.mu.Lock()
+	defer w.s.mu.Unlock()
+	if w.done {
+		return 0, fmt.Errorf("fw: read %s: %w", w.name, ErrClosed)
+	}
+	n, err := checkRead(off, len(p), int64(len(w.buf)))
+	if n > 0 {
+		copy(p, w.buf[off:off+int64(n)])
+	}
+	return n, err
+}
+
 func (w *memWriter) Written() int64 {
 	w.s.mu.Lock()
 	defer w.s.mu.Unlock()

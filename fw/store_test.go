@@ -205,8 +205,19 @@ func TestStore_ChunkedWrite(t *testing.T) {
 		if _, err := w.WriteAt(img[300:500], 300); err != nil {
 			t.Fatal(err)
 		}
+		// Verify before committing, by reading the write back.
+		back, err := io.ReadAll(io.NewSectionReader(w, 0, w.Size()))
+		if err != nil || !bytes.Equal(back, img) {
+			t.Fatalf("read back: %v", err)
+		}
+		if n, err := w.ReadAt(make([]byte, 10), 995); n != 5 || err != io.EOF {
+			t.Fatalf("read past the end: %d %v", n, err)
+		}
 		if err := w.Commit(); err != nil {
 			t.Fatal(err)
+		}
+		if _, err := w.ReadAt(make([]byte, 1), 0); !errors.Is(err, ErrClosed) {
+			t.Errorf("read after commit: %v", err)
 		}
 		mustGet(t, s, "x", fwidB, img)
 		if info, _ := s.Stat("x"); !bytes.Equal(info.Metadata, metaA) {
