@@ -49,3 +49,13 @@ type RelayBearer interface {
 	Bearer
 	SendRelay(kind ADType, payload []byte, tx Transmit)
 }
+
+// NotifyBearer is a Bearer that reports when a queued PDU has gone out
+// for the last time, so that timers which count from a transmission (the
+// SAR retransmission timers) start when the PDU left, not when it was
+// queued behind others. sent runs later on the node's executor; it also
+// runs when the PDU is dropped unsent (radio off, queue full).
+type NotifyBearer interface {
+	Bearer
+	SendNotify(kind ADType, payload []byte, tx Transmit, sent func())
+}

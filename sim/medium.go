@@ -143,6 +143,7 @@ type pdu struct {
 	relayed bool
 	refs    int // transmissions on air using buf
 	queued  bool
+	done    func() // SendNotify's callback, run when the last transmission starts or the PDU is dropped
 }
 
 // rxState is one receiver's view of one transmission.
@@ -293,6 +294,10 @@ func (m *Medium) SetRadio(id NodeID, on bool) {
 	for _, p := range r.queue[r.head:] {
 		r.m.Dropped++
 		p.queued = false
+		if p.done != nil {
+			m.notify(r.id, p.done)
+			p.done = nil
+		}
 		m.release(p)
 	}
 	clear(r.queue)
@@ -307,23 +312,41 @@ func (m *Medium) Send(id NodeID, kind mesh.ADType, payload []byte, tx mesh.Trans
 	m.send(id, kind, payload, tx, false)
 }
 
+// notify runs a SendNotify callback as its own engine event.
+func (m *Medium) notify(id NodeID, done func()) {
+	if done != nil {
+		m.e.Clock(id).AfterFunc(0, done)
+	}
+}
+
 // SendRelay is Send for a PDU the node relays; it is counted as Relayed.
 func (m *Medium) SendRelay(id NodeID, kind mesh.ADType, payload []byte, tx mesh.Transmit) {
 	m.send(id, kind, payload, tx, true)
 }
 
-func (m *Medium) send(id NodeID, kind mesh.ADType, payload []byte, tx mesh.Transmit, relayed bool) {
+// SendNotify is Send with a callback that runs, on the engine, once the
+// last transmission of payload has started (or the PDU was dropped).
+func (m *Medium) SendNotify(id NodeID, kind mesh.ADType, payload []byte, tx mesh.Transmit, sent func()) {
+	m.send(id, kind, payload, tx, false, sent)
+}
+
+func (m *Medium) send(id NodeID, kind mesh.ADType, payload []byte, tx mesh.Transmit, relayed bool, sent ...func()) {
 	r := m.radio(id)
 	r.m.Sent++
 	if relayed {
 		r.m.Relayed++
 	}
+	var done func()
+	if len(sent) > 0 {
+		done = sent[0]
+	}
 	if !r.on {
 		r.m.Dropped++
+		m.notify(id, done)
 		return
 	}
 	p := m.newPDU()
-	p.kind, p.relayed = kind, relayed
+	p.kind, p.relayed, p.done = kind, relayed, done
 	p.buf = append(p.buf[:0], payload...)
 	p.left, p.sent = tx.Transmissions(), 0
 	p.spacing = int64(tx.Interval())
@@ -398,6 +421,10 @@ func (m *Medium) txStart(id NodeID, gen uint32) {
 	p.refs++
 	if p.left == 0 {
 		p.queued = false
+		if p.done != nil {
+			m.notify(id, p.done)
+			p.done = nil
+		}
 		r.queue[r.head] = nil
 		r.head++
 		r.m.QueueLen = len(r.queue) - r.head

@@ -11,7 +11,11 @@ type Bearer struct {
 	id sim.NodeID
 }
 
-var _ mesh.Bearer = (*Bearer)(nil)
+var (
+	_ mesh.Bearer       = (*Bearer)(nil)
+	_ mesh.RelayBearer  = (*Bearer)(nil)
+	_ mesh.NotifyBearer = (*Bearer)(nil)
+)
 
 // Attach returns node id's bearer on m and registers recv (which may be nil
 // and set later with SetReceiver) as the node's receive function.
@@ -41,6 +45,12 @@ func (b *Bearer) Send(kind mesh.ADType, payload []byte, tx mesh.Transmit) {
 // SendRelay is Send for a relayed PDU (Relay Retransmit parameters); the
 // medium counts it under NodeMetrics.Relayed. Wire it where the network
 // layer hands relayed PDUs to the bearer.
+// SendNotify is Send with a callback once the PDU's last transmission
+// started (or it was dropped); see mesh.NotifyBearer.
+func (b *Bearer) SendNotify(kind mesh.ADType, payload []byte, tx mesh.Transmit, sent func()) {
+	b.m.SendNotify(b.id, kind, payload, tx, sent)
+}
+
 func (b *Bearer) SendRelay(kind mesh.ADType, payload []byte, tx mesh.Transmit) {
 	b.m.SendRelay(b.id, kind, payload, tx)
 }

@@ -75,6 +75,11 @@ type Tx struct {
 	// Friendship selects friendship credentials (from Friendship.Tx); such
 	// PDUs go out once. nil: the subnet's managed-flooding credentials.
 	Friendship *Credentials
+	// Sent, if set, runs on the executor once the PDU has gone out for
+	// the last time: when the bearer says so (mesh.NotifyBearer), else
+	// right after Send. It also runs when the PDU is not transmitted
+	// (local unicast, TTL 1 filtered) — but not when Send returns an error.
+	Sent func()
 }
 
 // Stats counts what the Layer did with PDUs, one counter per drop reason.
@@ -390,17 +395,31 @@ func (l *Layer) Send(tx *Tx) error {
 	}
 	switch {
 	case localUnicast:
+		l.sentNow(tx.Sent)
 	case tx.TTL == 1:
 		l.stats.TxFiltered++
+		l.sentNow(tx.Sent)
 	default:
 		t := l.ntx
 		if tx.Friendship != nil {
 			t = mesh.Transmit{}
 		}
 		l.stats.Sent++
-		l.bearer.Send(mesh.ADMessage, pdu, t)
+		if nb, ok := l.bearer.(mesh.NotifyBearer); ok && tx.Sent != nil {
+			nb.SendNotify(mesh.ADMessage, pdu, t, tx.Sent)
+		} else {
+			l.bearer.Send(mesh.ADMessage, pdu, t)
+			l.sentNow(tx.Sent)
+		}
 	}
 	return nil
+}
+
+// sentNow runs a Tx.Sent callback from the clock, never inside Send.
+func (l *Layer) sentNow(f func()) {
+	if f != nil {
+		l.clock.AfterFunc(0, f)
+	}
 }
 
 // loopback queues a copy of an originated PDU for Deliver. It runs from the

@@ -256,7 +256,7 @@ func (n *Node) build() error {
 		NextSeq: n.nextSeq,
 		IVIndex: n.iv.TxIndex,
 		Send: func(p *transport.NetPDU) error {
-			return n.net.Send(&network.Tx{NetKeyIndex: p.NetKeyIndex, CTL: p.CTL, TTL: p.TTL, SEQ: p.SEQ, SRC: p.SRC, DST: p.DST, TransportPDU: p.LowerPDU})
+			return n.net.Send(&network.Tx{NetKeyIndex: p.NetKeyIndex, CTL: p.CTL, TTL: p.TTL, SEQ: p.SEQ, SRC: p.SRC, DST: p.DST, TransportPDU: p.LowerPDU, Sent: p.Sent})
 		},
 		Keys:          keyStore{n},
 		IsLocal:       n.IsLocal,

@@ -137,6 +137,15 @@ func (k *link) addNode(keys *memKeys, elems []mesh.Address, mod func(*Config)) *
 	if mod != nil {
 		mod(&cfg)
 	}
+	// Like a bearer, report each PDU as gone out right after it was queued.
+	send := cfg.Send
+	cfg.Send = func(p *NetPDU) error {
+		err := send(p)
+		if err == nil && p.Sent != nil {
+			k.clk.AfterFunc(0, p.Sent)
+		}
+		return err
+	}
 	l, err := New(cfg)
 	if err != nil {
 		k.t.Fatal(err)

@@ -38,6 +38,10 @@ type NetPDU struct {
 	SEQ         uint32
 	SRC, DST    mesh.Address
 	LowerPDU    []byte
+	// Sent is set on segments: the callee must run it on the executor once
+	// the PDU has gone out (or will never go out), never inside Send. The
+	// next segment and the SAR retransmission timers wait for it.
+	Sent func()
 }
 
 // AppKey is an application key as the transport needs it.

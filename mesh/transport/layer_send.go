@@ -61,6 +61,15 @@ type txMsg struct {
 
 	timer mesh.Timer
 	gen   uint64
+
+	// inFlight counts segments handed to the network layer that have not
+	// gone out yet (NetPDU.Sent); while it is not zero the next segment
+	// and the retransmissions timer wait (then is what runs next). So the
+	// SAR timers count from the air, not from a queue behind other
+	// traffic, as Zephyr's seg_tx waits for its advertising callbacks.
+	inFlight int
+	then     func(*txMsg)
+	ended    bool
 }
 
 func (t *txMsg) multicast() bool { return !t.key.dst.IsUnicast() }
@@ -210,8 +219,11 @@ func (l *Layer) SendControl(m *ControlTx) error {
 	return l.enqueue(t)
 }
 
-func (l *Layer) sendPDU(ctl bool, netKeyIndex uint16, ttl uint8, seq uint32, src, dst mesh.Address, lower []byte) error {
+func (l *Layer) sendPDU(ctl bool, netKeyIndex uint16, ttl uint8, seq uint32, src, dst mesh.Address, lower []byte, sent ...func()) error {
 	l.out = NetPDU{NetKeyIndex: netKeyIndex, CTL: ctl, TTL: ttl, SEQ: seq, SRC: src, DST: dst, LowerPDU: lower}
+	if len(sent) > 0 {
+		l.out.Sent = sent[0]
+	}
 	if err := l.cfg.Send(&l.out); err != nil {
 		return fmt.Errorf("transport: send: %w", err)
 	}
@@ -301,6 +313,10 @@ func (t *txMsg) nextUnacked(i int) int {
 // continuePass sends the next unacknowledged segment of the running pass
 // and schedules the one after it, or the retransmissions timer.
 func (l *Layer) continuePass(t *txMsg) {
+	if t.inFlight > 0 {
+		t.then = l.continuePass
+		return
+	}
 	i := t.nextUnacked(t.passNext)
 	if i < 0 {
 		l.endPass(t)
@@ -335,6 +351,10 @@ func (l *Layer) continuePass(t *txMsg) {
 // endPass starts the unicast or multicast retransmissions timer.
 func (l *Layer) endPass(t *txMsg) {
 	t.passNext = -1
+	if t.inFlight > 0 {
+		t.then = l.endPass
+		return
+	}
 	t.retransmitting = true
 	if t.multicast() {
 		l.armTx(t, l.cfg.SARTx.MulticastRetransmissionsInterval(), l.onMulticastTimer)
@@ -361,10 +381,23 @@ func (l *Layer) sendSegment(t *txMsg, segO int, seq uint32) {
 	} else {
 		l.stats.SegmentsSent++
 	}
-	if err := l.sendPDU(t.ctl, t.netKeyIndex, t.ttl, seq, t.key.src, t.key.dst, b); err != nil {
+	t.inFlight++
+	if err := l.sendPDU(t.ctl, t.netKeyIndex, t.ttl, seq, t.key.src, t.key.dst, b, func() { l.onSegmentSent(t) }); err != nil {
 		// The segment counts as lost; the retransmissions recover it.
+		t.inFlight--
 		l.log.Debug("transport: segment not sent", "src", t.key.src, "dst", t.key.dst, "err", err)
 	}
+}
+
+// onSegmentSent runs when a segment has left the bearer.
+func (l *Layer) onSegmentSent(t *txMsg) {
+	t.inFlight--
+	if t.ended || t.inFlight > 0 || t.then == nil {
+		return
+	}
+	f := t.then
+	t.then = nil
+	f(t)
 }
 
 func (l *Layer) armTx(t *txMsg, d time.Duration, f func(*txMsg)) {
@@ -445,6 +478,7 @@ func (l *Layer) onAck(t *txMsg, acked uint32) bool {
 // to the same destination.
 func (l *Layer) finishTx(t *txMsg, err error) {
 	l.stopTx(t)
+	t.ended, t.then = true, nil
 	l.txCount--
 	tp := l.tx[t.key]
 	if tp != nil && tp.active == t {
