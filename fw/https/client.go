@@ -73,10 +73,10 @@ type Config struct {
 // always verified. A Client is safe for concurrent use; it holds idle
 // connections until CloseIdleConnections.
 type Client struct {
-	cfg  Config
-	hc   *http.Client
-	tr   *http.Transport
-	log  *slog.Logger
+	cfg Config
+	hc  *http.Client
+	tr  *http.Transport
+	log *slog.Logger
 	now func() time.Time // wall clock, for request logs
 }
 
@@ -361,11 +361,15 @@ type netReader struct {
 
 func (n netReader) Read(p []byte) (int, error) {
 	k, err := n.r.Read(p)
-	if err != nil && err != io.EOF {
-		if cause := context.Cause(n.ctx); cause != nil && cause != n.ctx.Err() {
+	// An end of body after the request was cancelled (stall, timeout) is
+	// a cut, not the end.
+	if err != nil && (err != io.EOF || n.ctx.Err() != nil) {
+		if cause := context.Cause(n.ctx); cause != nil && !errors.Is(err, cause) {
 			err = fmt.Errorf("%w (%w)", err, cause)
 		}
-		err = fmt.Errorf("%w: reading body: %w", ErrURIUnreachable, err)
+		if !errors.Is(err, ErrURIUnreachable) {
+			err = fmt.Errorf("%w: reading body: %w", ErrURIUnreachable, err)
+		}
 	}
 	return k, err
 }

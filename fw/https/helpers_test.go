@@ -5,6 +5,9 @@ import (
 	"bytes"
 	"compress/gzip"
 	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"os"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -116,4 +119,10 @@ func manifestJSON(imageFile, metaFile, fwid string) []byte {
 		s += `"metadata_file":"` + metaFile + `",`
 	}
 	return []byte(s + `"firmware_id":"` + fwid + `"}}}`)
+}
+
+func json_Marshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+func writePEMCert(path string, der []byte) error {
+	return os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
 }
