@@ -49,6 +49,11 @@ type Config struct {
 	// unicast, group, virtual or fixed-group DST, and own PDUs looped back.
 	// rx and the slices in it are valid only during the call. nil: drop.
 	Deliver func(rx *Rx)
+	// ForLPN reports whether a unicast DST that is not this node's belongs
+	// to a Low Power node this node is the Friend of. Such PDUs are
+	// delivered too (and relayed as usual), so the Friend can queue them
+	// (Mesh Protocol v1.1 §3.5.5). nil: none.
+	ForLPN func(mesh.Address) bool
 }
 
 // Rx is a network PDU delivered to the node.
@@ -116,6 +121,7 @@ type Layer struct {
 	relay      bool
 	relayDelay time.Duration
 	isLocal    func(mesh.Address) bool
+	forLPN     func(mesh.Address) bool
 	listens    func(mesh.Address) bool
 	deliver    func(*Rx)
 
@@ -157,6 +163,7 @@ func New(cfg Config) *Layer {
 		relay:      cfg.Relay,
 		relayDelay: cfg.RelayDelay,
 		isLocal:    cfg.IsLocal,
+		forLPN:     cfg.ForLPN,
 		listens:    cfg.Listens,
 		deliver:    cfg.Deliver,
 	}
@@ -290,7 +297,8 @@ func (l *Layer) Receive(pdu []byte) {
 	if l.relay && h.TTL >= 2 && !localUnicast && match.Friendship == nil {
 		l.scheduleRelay(match.Credentials, h, tp, ivIndex)
 	}
-	if localUnicast || !h.DST.IsUnicast() {
+	forLPN := !localUnicast && h.DST.IsUnicast() && l.forLPN != nil && l.forLPN(h.DST)
+	if localUnicast || !h.DST.IsUnicast() || forLPN {
 		l.rx = Rx{
 			Header:       h,
 			NetKeyIndex:  match.NetKey.index,

@@ -12,6 +12,7 @@ import (
 	"github.com/meshdfu/meshdfu/mesh/beacon"
 	"github.com/meshdfu/meshdfu/mesh/config"
 	"github.com/meshdfu/meshdfu/mesh/crypto"
+	"github.com/meshdfu/meshdfu/mesh/friend"
 	"github.com/meshdfu/meshdfu/mesh/network"
 	"github.com/meshdfu/meshdfu/mesh/transport"
 )
@@ -87,6 +88,14 @@ type Config struct {
 	// NoBeacons turns the Secure Network beacon service off whatever the
 	// Beacon state says (a simulation of many nodes may not want them).
 	NoBeacons bool
+
+	// Friend enables the Friend feature with these parameters; nil: off
+	// (mesh/node/friend.go).
+	Friend *friend.FriendParams
+	// LowPower makes the node a Low Power node with these parameters: it
+	// looks for a Friend at Start and then listens only in its receive
+	// windows. nil: off.
+	LowPower *friend.LPNParams
 }
 
 // Node is a provisioned mesh node. Call its methods on its executor.
@@ -111,6 +120,7 @@ type Node struct {
 	seq    []uint32 // next SEQ per element
 	closed bool
 	stats  Stats
+	ff     friendFeatures
 }
 
 type appKey struct {
@@ -224,6 +234,7 @@ func (n *Node) build() error {
 		OnChange: func(s beacon.IVState) {
 			n.st.IV = IVState{Index: s.Index, Updating: s.Updating, Since: s.Since}
 			n.persist()
+			n.friendSecurityChanged()
 		},
 		ResetSeq:        n.resetSeq,
 		TransferPending: func() bool { return n.tr != nil && n.tr.TxInProgress() },
@@ -235,7 +246,7 @@ func (n *Node) build() error {
 	f := n.st.Features
 	n.net = network.New(network.Config{
 		Clock:           c.Clock,
-		Bearer:          c.Bearer,
+		Bearer:          n.wrapBearer(c.Bearer),
 		Rand:            c.Rand,
 		Logger:          n.log,
 		Subnets:         n.subnets,
@@ -246,6 +257,7 @@ func (n *Node) build() error {
 		CacheSize:       c.NetworkCacheSize,
 		IsLocal:         n.IsLocal,
 		Deliver:         n.deliverNetwork,
+		ForLPN:          n.forLPN,
 	})
 	n.tr, err = transport.New(transport.Config{
 		Clock:   c.Clock,
@@ -323,7 +335,7 @@ func (n *Node) build() error {
 		return fmt.Errorf("node: %w", err)
 	}
 	n.rebuildKeySets()
-	return nil
+	return n.buildFriend()
 }
 
 func (n *Node) loadNetKey(k NetKeyState) error {
@@ -409,6 +421,7 @@ func (n *Node) Start() error {
 			return fmt.Errorf("node: beacons: %w", err)
 		}
 	}
+	n.startFriend()
 	return nil
 }
 
@@ -418,6 +431,7 @@ func (n *Node) Close() {
 	n.closed = true
 	n.beacons.Stop()
 	n.iv.Stop()
+	n.closeFriend()
 }
 
 // Receive is the node's mesh.ReceiveFunc: give it to the bearer.
@@ -427,6 +441,7 @@ func (n *Node) Receive(kind mesh.ADType, payload []byte) {
 	}
 	switch kind {
 	case mesh.ADMessage:
+		n.lpnHeard(payload)
 		n.net.Receive(payload)
 	case mesh.ADBeacon:
 		n.stats.Beacons++
@@ -544,9 +559,13 @@ func (n *Node) persist() {
 }
 
 func (n *Node) deliverNetwork(rx *network.Rx) {
+	if n.friendReceive(rx) {
+		return
+	}
 	n.tr.Receive(&transport.NetPDU{
 		NetKeyIndex: rx.NetKeyIndex, CTL: rx.CTL, TTL: rx.TTL, SEQ: rx.SEQ,
 		SRC: rx.SRC, DST: rx.DST, LowerPDU: rx.TransportPDU,
+		FromFriend: n.lpnNoAcks(rx),
 	}, rx.IVIndex)
 }
 

@@ -42,6 +42,12 @@ type NetPDU struct {
 	// the PDU has gone out (or will never go out), never inside Send. The
 	// next segment and the SAR retransmission timers wait for it.
 	Sent func()
+	// FromFriend marks a PDU received by a Low Power node in a friendship
+	// (from its Friend's queue, or heard directly): it reassembles such
+	// segments without acknowledging them, since the Friend acknowledges
+	// on its behalf (Mesh Protocol v1.1 §3.5.3.5; Zephyr sends no
+	// acknowledgment while an LPN is established).
+	FromFriend bool
 }
 
 // AppKey is an application key as the transport needs it.

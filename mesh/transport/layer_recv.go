@@ -249,6 +249,7 @@ type rxState struct {
 	buf         []byte
 	lastAck     time.Time
 	lastUsed    time.Time
+	noAck       bool // segments from a Friend Queue: an LPN does not acknowledge
 
 	ackTimer, discardTimer mesh.Timer
 	ackGen, discardGen     uint64
@@ -340,13 +341,13 @@ func (l *Layer) receiveSegment(p *NetPDU, ivIndex uint32, s segInfo) {
 		// ignored
 	case verdictMostRecent:
 		// §3.5.3.4: re-acknowledge a completed message, rate limited.
-		if p.DST.IsUnicast() && (st.lastAck.IsZero() || now.Sub(st.lastAck) >= l.cfg.SARRx.AckRateLimit()) {
+		if p.DST.IsUnicast() && !p.FromFriend && (st.lastAck.IsZero() || now.Sub(st.lastAck) >= l.cfg.SARRx.AckRateLimit()) {
 			st.lastAck = now
 			l.sendAck(p.DST, p.SRC, st.netKeyIndex, p.TTL, s.seqZero, st.fullMask(), 1)
 		}
 	case verdictReject:
 		l.stats.RxRejected++
-		if p.DST.IsUnicast() {
+		if p.DST.IsUnicast() && !p.FromFriend {
 			l.sendAck(p.DST, p.SRC, p.NetKeyIndex, p.TTL, s.seqZero, 0, 1)
 		}
 	case verdictFirst:
@@ -368,7 +369,7 @@ func (l *Layer) beginRx(st *rxState, p *NetPDU, sa SeqAuth, s *segInfo, now time
 	*st = rxState{
 		key: st.key, seqAuth: sa, status: rxActive, ctl: s.ctl, hdr: s.hdr, szmic: s.szmic,
 		segN: s.segN, segSize: s.segSize(), netKeyIndex: p.NetKeyIndex, ttl: p.TTL,
-		firstSeq: sa.Seq(), lastUsed: now,
+		firstSeq: sa.Seq(), lastUsed: now, noAck: p.FromFriend,
 		ackGen: st.ackGen + 1, discardGen: st.discardGen + 1,
 	}
 	if n := len(l.rxFree); n > 0 {
@@ -389,12 +390,13 @@ func (l *Layer) storeSegment(st *rxState, p *NetPDU, ivIndex uint32, s *segInfo,
 	st.received |= 1 << s.segO
 	st.lastUsed = now
 	st.ttl = p.TTL
+	st.noAck = st.noAck || p.FromFriend
 	if st.received == st.fullMask() {
 		l.completeRx(st, p, ivIndex)
 		return
 	}
 	l.armDiscard(st)
-	if st.key.dst.IsUnicast() && st.ackTimer == nil {
+	if st.key.dst.IsUnicast() && !st.noAck && st.ackTimer == nil {
 		l.armAck(st)
 	}
 }
@@ -455,7 +457,7 @@ func (l *Layer) completeRx(st *rxState, p *NetPDU, ivIndex uint32) {
 	l.rxActive--
 	st.status = rxCompleted
 	l.stats.RxCompleted++
-	if st.key.dst.IsUnicast() {
+	if st.key.dst.IsUnicast() && !st.noAck {
 		st.lastAck = l.clk.Now()
 		l.sendAck(st.key.dst, st.key.src, st.netKeyIndex, st.ttl, st.seqAuth.SeqZero(), st.fullMask(), l.cfg.SARRx.AckTransmissions(st.segN))
 	}
