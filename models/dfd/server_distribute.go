@@ -1,0 +1,633 @@
+package dfd
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/meshdfu/meshdfu/mesh"
+	"github.com/meshdfu/meshdfu/mesh/access"
+	"github.com/meshdfu/meshdfu/models/blob"
+	"github.com/meshdfu/meshdfu/models/dfu"
+)
+
+// distRun is one pass of the Distribute Firmware procedure: the steps
+// "start", "transfer", "verify", "apply", "confirm", "cancel" in that
+// order (MshDFU §7.1.2 via the Firmware Update and BLOB Transfer Clients).
+// A pass ends when its gen is superseded (suspend, cancel, restart).
+type distRun struct {
+	gen     uint64
+	step    string
+	payload []byte
+	timer   mesh.Timer
+}
+
+func (s *Server) setPhase(p Phase) {
+	if p == s.phase {
+		return
+	}
+	old := s.phase
+	s.phase = p
+	s.log.Info("dfd: server: distribution phase", slog.String("from", old.String()), slog.String("phase", p.String()))
+	s.save()
+	if s.cfg.OnPhase != nil {
+		s.cfg.OnPhase(old, p)
+	}
+}
+
+// status is the Distribution Status of the current state.
+func (s *Server) status(st Status) *DistributionStatus {
+	m := &DistributionStatus{Status: st, Phase: s.phase}
+	if s.phase != PhaseIdle && s.dist != nil {
+		d := s.dist.Start
+		m.Details = true
+		m.Multicast, m.AppKeyIndex, m.TTL, m.TimeoutBase = d.Multicast, d.AppKeyIndex, d.TTL, d.TimeoutBase
+		m.TransferMode, m.Policy, m.ImageIndex = d.TransferMode, d.Policy, d.ImageIndex
+	}
+	return m
+}
+
+// start answers Distribution Start (docs/dfd.md; Zephyr
+// bt_mesh_dfd_srv_start): validation first, then the phase matrix.
+func (s *Server) start(m *Start) *DistributionStatus {
+	switch {
+	case len(s.receivers) == 0:
+		return s.status(StatusReceiversListEmpty)
+	case m.AppKeyIndex != s.cfg.AppKeyIndex:
+		return s.status(StatusInvalidAppKeyIndex)
+	}
+	list := s.cfg.Store.List()
+	if int(m.ImageIndex) >= len(list) || list[m.ImageIndex].Corrupt {
+		return s.status(StatusFirmwareNotFound)
+	}
+	same := s.dist != nil && s.dist.Start == toStartRecord(m) && bytes.Equal(s.dist.FirmwareID, list[m.ImageIndex].FirmwareID)
+	switch s.phase {
+	case PhaseTransferActive, PhaseTransferSuccess, PhaseApplyingUpdate, PhaseCompleted:
+		if same {
+			return s.status(StatusSuccess)
+		}
+		if s.phase != PhaseCompleted {
+			return s.status(StatusBusyWithDistribution)
+		}
+	case PhaseTransferSuspended:
+		if !same {
+			return s.status(StatusBusyWithDistribution)
+		}
+		s.resumeDistribution()
+		return s.status(StatusSuccess)
+	case PhaseCancelingUpdate:
+		return s.status(StatusBusyWithDistribution)
+	}
+	// Idle, Failed, or Completed with new parameters: a new distribution.
+	in := list[m.ImageIndex]
+	_, image, err := s.cfg.Store.Get(in.Name)
+	var payload []byte
+	if err == nil {
+		payload, err = s.cfg.Payload(in, image)
+	}
+	if err == nil && len(payload) == 0 {
+		err = errors.New("empty payload")
+	}
+	if err == nil && m.Label == nil && m.Multicast.IsVirtual() {
+		err = errors.New("virtual address without its Label UUID")
+	}
+	if err != nil {
+		s.log.Error("dfd: server: start", slog.Any("err", err))
+		return s.status(StatusInternalError)
+	}
+	s.dist = &distRecord{Start: toStartRecord(m), BLOBID: s.rng.Uint64(), Slot: in.Name, FirmwareID: in.FirmwareID, Metadata: in.Metadata}
+	for _, r := range s.receivers {
+		r.Receiver = Receiver{Address: r.Address, ImageIndex: r.ImageIndex, Phase: dfu.PhaseUnknown}
+		r.err = nil
+	}
+	s.phase = PhaseIdle
+	s.setPhase(PhaseTransferActive)
+	s.begin(payload, "start")
+	return s.status(StatusSuccess)
+}
+
+// suspend answers Distribution Suspend.
+func (s *Server) suspend() *DistributionStatus {
+	switch s.phase {
+	case PhaseTransferSuspended:
+		return s.status(StatusSuccess)
+	case PhaseTransferActive:
+	default:
+		return s.status(StatusWrongPhase)
+	}
+	if s.run == nil || s.run.step != "transfer" || s.bcli.State() == blob.ClientIdle {
+		return s.status(StatusSuspendFailed) // only the BLOB transfer can be suspended
+	}
+	if err := s.bcli.Suspend(); err != nil {
+		return s.status(StatusSuspendFailed)
+	}
+	s.setPhase(PhaseTransferSuspended)
+	return s.status(StatusSuccess)
+}
+
+// resumeDistribution continues a suspended distribution: the BLOB client
+// resumes, or (after a restart) the procedure runs again from Start.
+func (s *Server) resumeDistribution() {
+	s.setPhase(PhaseTransferActive)
+	if s.run != nil && s.run.step == "transfer" && s.bcli.State() == blob.ClientSuspended {
+		if err := s.bcli.Resume(); err == nil {
+			return
+		}
+	}
+	s.rerun("start")
+}
+
+// cancel answers Distribution Cancel; from Applying Update it sends
+// Canceling Update and, when the procedure ends, nothing more (the client
+// polls), as the answer is always the current phase.
+func (s *Server) cancel(ctx *access.Context) *DistributionStatus {
+	switch s.phase {
+	case PhaseIdle, PhaseCancelingUpdate:
+		return s.status(StatusSuccess)
+	case PhaseCompleted, PhaseFailed:
+		s.halt()
+		s.setPhase(PhaseIdle)
+		return s.status(StatusSuccess)
+	}
+	s.cancelDistribution()
+	return s.status(StatusSuccess)
+}
+
+// apply answers Distribution Apply.
+func (s *Server) apply() *DistributionStatus {
+	switch s.phase {
+	case PhaseApplyingUpdate, PhaseCompleted:
+		return s.status(StatusSuccess)
+	case PhaseTransferSuccess:
+		s.setPhase(PhaseApplyingUpdate)
+		s.rerun("apply")
+		return s.status(StatusSuccess)
+	}
+	return s.status(StatusWrongPhase)
+}
+
+// continueRestored picks a restored distribution up where it stopped.
+func (s *Server) continueRestored() {
+	switch s.phase {
+	case PhaseTransferActive:
+		s.rerun("start")
+	case PhaseApplyingUpdate:
+		s.rerun("apply")
+	case PhaseCancelingUpdate:
+		s.cancelDistribution()
+	}
+}
+
+// rerun starts a new pass from step, rebuilding the payload from the
+// store.
+func (s *Server) rerun(step string) {
+	d := s.dist
+	in, image, err := s.cfg.Store.Get(d.Slot)
+	var payload []byte
+	if err == nil {
+		payload, err = s.cfg.Payload(in, image)
+	}
+	if err != nil {
+		s.log.Error("dfd: server: image for the distribution", slog.String("slot", d.Slot), slog.Any("err", err))
+		s.halt()
+		s.setPhase(PhaseFailed)
+		return
+	}
+	s.begin(payload, step)
+}
+
+// halt stops the running pass: timers, pending requests, the BLOB client.
+func (s *Server) halt() {
+	s.gen++
+	if s.run != nil && s.run.timer != nil {
+		s.run.timer.Stop()
+	}
+	s.run = nil
+	s.ucli.Abort()
+	if st := s.bcli.State(); st != blob.ClientIdle && st != blob.ClientCancelling {
+		_ = s.bcli.Cancel()
+	}
+}
+
+func (s *Server) begin(payload []byte, step string) {
+	s.halt()
+	s.run = &distRun{gen: s.gen, payload: payload}
+	switch step {
+	case "start":
+		s.stepStart()
+	case "apply":
+		s.stepApply()
+	}
+}
+
+func (s *Server) alive(r *distRun) bool { return s.run == r && r.gen == s.gen }
+
+// ---- receivers' bookkeeping ----
+
+func (s *Server) isLocal(a mesh.Address) bool { return s.layer != nil && s.layer.Element(a) != nil }
+
+func (s *Server) active() []*receiver {
+	var out []*receiver
+	for _, r := range s.receivers {
+		if !r.Failed {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func addrs(rs []*receiver) []mesh.Address {
+	out := make([]mesh.Address, len(rs))
+	for i, r := range rs {
+		out[i] = r.Address
+	}
+	return out
+}
+
+func (s *Server) changed(r *receiver) {
+	s.save()
+	if s.cfg.OnReceiver != nil {
+		s.cfg.OnReceiver(r.Receiver)
+	}
+}
+
+func (s *Server) setReceiver(a mesh.Address, p dfu.Phase, st dfu.Status) {
+	r := s.receiver(a)
+	if r == nil || r.Failed {
+		return
+	}
+	if r.Phase != p || r.UpdateStatus != st {
+		r.Phase, r.UpdateStatus = p, st
+		if p >= dfu.PhaseVerifyingUpdate && p != dfu.PhaseUnknown {
+			r.Progress = 100
+		}
+		s.changed(r)
+	}
+}
+
+// fail drops receiver a from the distribution with its reason; the others
+// carry on.
+func (s *Server) fail(a mesh.Address, p dfu.Phase, st dfu.Status, err error) {
+	r := s.receiver(a)
+	if r == nil || r.Failed {
+		return
+	}
+	r.Phase, r.UpdateStatus, r.Failed, r.err = p, st, true, err
+	step := "distribution"
+	if s.run != nil {
+		step = s.run.step
+	}
+	r.Reason = fmt.Sprintf("%s: %v", step, err)
+	s.log.Warn("dfd: server: receiver failed", slog.Any("target", a), slog.String("reason", r.Reason))
+	s.changed(r)
+}
+
+// failFromErr records a Firmware Update Client error.
+func (s *Server) failFromErr(a mesh.Address, p dfu.Phase, err error) {
+	var se *dfu.StatusError
+	if errors.As(err, &se) {
+		s.fail(a, se.Phase, se.Status, err)
+		return
+	}
+	s.fail(a, p, dfu.StatusSuccess, err)
+}
+
+// refreshProgress copies the BLOB client's per-target progress.
+func (s *Server) refreshProgress() {
+	if s.run == nil || s.run.step != "transfer" {
+		return
+	}
+	for _, p := range s.bcli.Progress() {
+		if r := s.receiver(p.Target); r != nil && !r.Failed {
+			s.takeProgress(r, p)
+		}
+	}
+}
+
+func (s *Server) takeProgress(r *receiver, p blob.TargetProgress) {
+	if p.Blocks == 0 {
+		return
+	}
+	r.Blocks, r.BlocksDone = p.Blocks, p.BlocksDone
+	pct := 100 * p.BlocksDone / p.Blocks
+	if p.Chunks > 0 && p.BlocksDone < p.Blocks {
+		pct += 100 * p.ChunksDone / (p.Chunks * p.Blocks)
+	}
+	r.Progress = uint8(min(pct, 100))
+}
+
+// ---- the procedure ----
+
+func (s *Server) startParams() dfu.StartParams {
+	d := s.dist
+	return dfu.StartParams{TTL: d.Start.TTL, TimeoutBase: d.Start.TimeoutBase, BLOBID: d.BLOBID, Metadata: d.Metadata}
+}
+
+// stepStart sends Firmware Update Start to the receivers that have not
+// received the image yet (all of them on a fresh distribution; after a
+// restart or resume the targets answer Success for the same parameters
+// and go on where they were).
+func (s *Server) stepStart() {
+	r := s.run
+	r.step = "start"
+	var targets []dfu.Target
+	for _, rv := range s.active() {
+		switch rv.Phase {
+		case dfu.PhaseUnknown, dfu.PhaseIdle, dfu.PhaseTransferError, dfu.PhaseTransferActive:
+			targets = append(targets, dfu.Target{Address: rv.Address, ImageIndex: rv.ImageIndex})
+		}
+	}
+	if len(targets) == 0 {
+		s.stepTransfer()
+		return
+	}
+	s.ucli.Start(targets, s.startParams(), func(a mesh.Address, st *dfu.UpdateStatus, err error) {
+		if !s.alive(r) {
+			return
+		}
+		switch {
+		case err != nil:
+			s.failFromErr(a, dfu.PhaseUnknown, err)
+		case st.Details && st.BLOBID != s.dist.BLOBID:
+			s.fail(a, st.Phase, dfu.StatusBLOBTransferBusy, fmt.Errorf("%w: %016x", dfu.ErrBLOBID, st.BLOBID))
+		case st.Phase == dfu.PhaseTransferActive || st.Phase == dfu.PhaseVerifyingUpdate || st.Phase == dfu.PhaseVerificationSucceeded:
+			if rv := s.receiver(a); rv != nil {
+				rv.AdditionalInfo = st.AdditionalInfo
+			}
+			s.setReceiver(a, st.Phase, st.Status)
+		default:
+			s.fail(a, st.Phase, st.Status, fmt.Errorf("%w: %s after Start", dfu.ErrUnexpectedPhase, st.Phase))
+		}
+	}, func() {
+		if s.alive(r) {
+			s.stepTransfer()
+		}
+	})
+}
+
+// stepTransfer runs the BLOB transfer to the receivers in Transfer Active
+// (not the distributor itself: its own server skipped the transfer).
+func (s *Server) stepTransfer() {
+	r := s.run
+	r.step = "transfer"
+	var targets []mesh.Address
+	for _, rv := range s.active() {
+		if rv.Phase == dfu.PhaseTransferActive && !s.isLocal(rv.Address) {
+			targets = append(targets, rv.Address)
+		}
+	}
+	if len(s.active()) == 0 {
+		s.finish()
+		return
+	}
+	if len(targets) == 0 {
+		s.stepVerify()
+		return
+	}
+	strat := s.base
+	if s.dist.BlockSizeLog != 0 {
+		strat.BlockSizeLog = s.dist.BlockSizeLog // the blocks the targets already hold
+	}
+	if err := s.bcli.SetStrategy(strat); err != nil {
+		s.log.Warn("dfd: server: strategy", slog.Any("err", err))
+	}
+	d := s.dist.Start
+	x := blob.Transfer{
+		ID: s.dist.BLOBID, Size: uint32(len(r.payload)), Data: bytes.NewReader(r.payload), Mode: d.TransferMode,
+		Targets: targets, Group: d.Multicast, Label: d.Label,
+		Callbacks: blob.Callbacks{
+			OnCapabilities: func(_ blob.Limits, log uint8, _ blob.TransferMode) {
+				if s.alive(r) && s.dist.BlockSizeLog != log {
+					s.dist.BlockSizeLog = log
+					s.save()
+				}
+			},
+			OnProgress: func(p blob.TargetProgress) {
+				if rv := s.receiver(p.Target); s.alive(r) && rv != nil && !rv.Failed {
+					s.takeProgress(rv, p)
+				}
+			},
+			OnBlockDone: func(int) {
+				if s.alive(r) {
+					s.refreshProgress()
+					s.save()
+				}
+			},
+			OnTargetLost: func(le *blob.LostError) {
+				if !s.alive(r) {
+					return
+				}
+				if rv := s.receiver(le.Target); rv != nil && !le.Timeout {
+					rv.TransferStatus = le.Status
+				}
+				s.fail(le.Target, dfu.PhaseTransferError, dfu.StatusSuccess, fmt.Errorf("%w: %w", dfu.ErrTransfer, le))
+			},
+			OnSuspended: func() {
+				if s.alive(r) && s.phase == PhaseTransferActive {
+					s.setPhase(PhaseTransferSuspended) // every target went silent
+				}
+			},
+			OnEnd: func(res blob.Result) {
+				if !s.alive(r) {
+					return
+				}
+				if res.Err != nil {
+					for _, a := range targets {
+						s.fail(a, dfu.PhaseTransferError, dfu.StatusSuccess, fmt.Errorf("%w: %w", dfu.ErrTransfer, res.Err))
+					}
+				}
+				s.stepVerify()
+			},
+		},
+	}
+	if err := s.bcli.Start(x); err != nil {
+		for _, a := range targets {
+			s.fail(a, dfu.PhaseUnknown, dfu.StatusBLOBTransferBusy, fmt.Errorf("%w: %w", dfu.ErrTransfer, err))
+		}
+		s.stepVerify()
+	}
+}
+
+// stepVerify polls Firmware Update Get until no receiver is still
+// receiving or verifying.
+func (s *Server) stepVerify() {
+	r := s.run
+	r.step = "verify"
+	deadline := s.clk.Now().Add(s.cfg.VerifyTimeout)
+	var round func()
+	round = func() {
+		r.timer = nil
+		s.ucli.Get(addrs(s.active()), func(a mesh.Address, st *dfu.UpdateStatus, err error) {
+			if !s.alive(r) {
+				return
+			}
+			switch {
+			case err != nil:
+				s.failFromErr(a, dfu.PhaseUnknown, err)
+			case st.Details && st.BLOBID != s.dist.BLOBID:
+				s.fail(a, st.Phase, dfu.StatusBLOBTransferBusy, fmt.Errorf("%w: %016x", dfu.ErrBLOBID, st.BLOBID))
+			case st.Phase == dfu.PhaseVerificationFailed:
+				s.fail(a, st.Phase, st.Status, dfu.ErrVerificationFailed)
+			case st.Phase == dfu.PhaseTransferError:
+				s.fail(a, st.Phase, st.Status, fmt.Errorf("%w: target in Transfer Error", dfu.ErrTransfer))
+			case st.Phase == dfu.PhaseVerifyingUpdate || st.Phase == dfu.PhaseVerificationSucceeded || st.Phase == dfu.PhaseTransferActive:
+				s.setReceiver(a, st.Phase, st.Status)
+			case st.Phase == dfu.PhaseApplyingUpdate:
+				s.setReceiver(a, st.Phase, st.Status) // applied before a restart
+			default:
+				s.fail(a, st.Phase, st.Status, fmt.Errorf("%w: %s while verifying", dfu.ErrUnexpectedPhase, st.Phase))
+			}
+		}, func() {
+			if !s.alive(r) {
+				return
+			}
+			waiting := false
+			for _, rv := range s.active() {
+				if rv.Phase != dfu.PhaseVerificationSucceeded && rv.Phase != dfu.PhaseApplyingUpdate {
+					waiting = true
+				}
+			}
+			if waiting && s.clk.Now().Before(deadline) {
+				r.timer = s.clk.AfterFunc(s.cfg.PollInterval, round)
+				return
+			}
+			for _, rv := range s.active() {
+				if rv.Phase != dfu.PhaseVerificationSucceeded && rv.Phase != dfu.PhaseApplyingUpdate {
+					s.fail(rv.Address, rv.Phase, rv.UpdateStatus, fmt.Errorf("%w: still %s", dfu.ErrTimeout, rv.Phase))
+				}
+			}
+			switch {
+			case len(s.active()) == 0:
+				s.finish()
+			case s.dist.Start.Policy == PolicyVerifyOnly:
+				s.run = nil
+				s.setPhase(PhaseTransferSuccess)
+			default:
+				s.setPhase(PhaseApplyingUpdate)
+				s.stepApply()
+			}
+		})
+	}
+	round()
+}
+
+// stepApply sends Firmware Update Apply to the receivers that verified
+// the image (and, after a restart, to those already applying).
+func (s *Server) stepApply() {
+	r := s.run
+	r.step = "apply"
+	var targets []mesh.Address
+	for _, rv := range s.active() {
+		switch rv.Phase {
+		case dfu.PhaseVerificationSucceeded, dfu.PhaseApplyingUpdate, dfu.PhaseIdle:
+			targets = append(targets, rv.Address)
+		}
+	}
+	if len(targets) == 0 {
+		s.stepConfirm()
+		return
+	}
+	s.ucli.Apply(targets, func(a mesh.Address, st *dfu.UpdateStatus, err error) {
+		if !s.alive(r) {
+			return
+		}
+		rv := s.receiver(a)
+		var se *dfu.StatusError
+		switch {
+		case err == nil && st.Phase == dfu.PhaseApplyingUpdate:
+			s.setReceiver(a, st.Phase, st.Status)
+		case errors.As(err, &se) && se.Status == dfu.StatusWrongPhase && se.Phase == dfu.PhaseIdle:
+			s.setReceiver(a, dfu.PhaseIdle, dfu.StatusSuccess) // applied already: a retried Apply
+		case errors.Is(err, dfu.ErrTimeout) && rv != nil && rv.AdditionalInfo == dfu.InfoUnprovision:
+			s.setReceiver(a, dfu.PhaseApplyingUpdate, dfu.StatusSuccess)
+		case err != nil:
+			s.failFromErr(a, dfu.PhaseApplyFailed, err)
+		default:
+			s.fail(a, dfu.PhaseApplyFailed, st.Status, fmt.Errorf("%w: %s after Apply", dfu.ErrUnexpectedPhase, st.Phase))
+		}
+	}, func() {
+		if s.alive(r) {
+			s.stepConfirm()
+		}
+	})
+}
+
+// stepConfirm is Confirm Update On Target Nodes (MshDFU §7.1.2.9):
+// Information Get; the new Firmware ID must run at the receiver's image
+// index, and a receiver that unprovisions must stop answering.
+func (s *Server) stepConfirm() {
+	r := s.run
+	r.step = "confirm"
+	var targets []mesh.Address
+	for _, rv := range s.active() {
+		if rv.Phase != dfu.PhaseApplySuccess {
+			targets = append(targets, rv.Address)
+		}
+	}
+	s.ucli.Information(targets, func(a mesh.Address, list []dfu.FirmwareInformation, err error) {
+		if !s.alive(r) {
+			return
+		}
+		rv := s.receiver(a)
+		if rv == nil {
+			return
+		}
+		if rv.AdditionalInfo == dfu.InfoUnprovision {
+			if errors.Is(err, dfu.ErrTimeout) {
+				s.setReceiver(a, dfu.PhaseApplySuccess, dfu.StatusSuccess)
+			} else {
+				s.fail(a, dfu.PhaseApplyFailed, dfu.StatusSuccess, fmt.Errorf("%w: still answers, so still provisioned", dfu.ErrApplyFailed))
+			}
+			return
+		}
+		switch {
+		case err != nil:
+			s.fail(a, dfu.PhaseApplyFailed, dfu.StatusSuccess, fmt.Errorf("%w: %w", dfu.ErrApplyFailed, err))
+		case int(rv.ImageIndex) < len(list) && bytes.Equal(list[rv.ImageIndex].FirmwareID, s.dist.FirmwareID):
+			s.setReceiver(a, dfu.PhaseApplySuccess, dfu.StatusSuccess)
+		default:
+			s.fail(a, dfu.PhaseApplyFailed, dfu.StatusSuccess, fmt.Errorf("%w: image %d does not run the new firmware", dfu.ErrApplyFailed, rv.ImageIndex))
+		}
+	}, func() {
+		if s.alive(r) {
+			s.finish()
+		}
+	})
+}
+
+// finish ends the procedure: Completed when a receiver applied the image,
+// Failed otherwise.
+func (s *Server) finish() {
+	s.run = nil
+	for _, rv := range s.receivers {
+		if !rv.Failed && rv.Phase == dfu.PhaseApplySuccess {
+			s.setPhase(PhaseCompleted)
+			return
+		}
+	}
+	s.setPhase(PhaseFailed)
+}
+
+// cancelDistribution runs the Cancel Firmware Update procedure: the BLOB
+// transfer stops and Firmware Update Cancel goes to every receiver; then
+// the phase is Idle.
+func (s *Server) cancelDistribution() {
+	s.halt()
+	s.setPhase(PhaseCancelingUpdate)
+	r := &distRun{gen: s.gen, step: "cancel"}
+	s.run = r
+	s.ucli.Cancel(addrs(s.receivers), func(a mesh.Address, st *dfu.UpdateStatus, err error) {
+		if s.alive(r) && err == nil {
+			if rv := s.receiver(a); rv != nil {
+				rv.Phase, rv.UpdateStatus = dfu.PhaseTransferCanceled, st.Status
+				s.changed(rv)
+			}
+		}
+	}, func() {
+		if s.alive(r) {
+			s.run = nil
+			s.setPhase(PhaseIdle)
+		}
+	})
+}
