@@ -142,8 +142,12 @@ func readImageFile(path string) (*fw.ImageFile, error) {
 	return fw.ReadImageFile(f)
 }
 
-// StoreSource serves the committed, uncorrupted slots of a firmware store,
-// e.g. a distributor's, so one process can be both.
+// StoreSource serves the committed slots of a firmware store, e.g. a
+// distributor's, so one process can be both. Slots the store reports as
+// corrupt are skipped; a slot whose damage the store finds only when it is
+// opened fails that /get with 500 (the client sees ErrURIUnreachable) and
+// is skipped from then on. Of two slots with one Firmware ID the first
+// listed is served.
 func StoreSource(s fw.Store) Source { return storeSource{s} }
 
 type storeSource struct{ s fw.Store }
