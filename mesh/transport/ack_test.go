@@ -131,3 +131,24 @@ func TestTransmitter_RetransmissionInterval(t *testing.T) {
 		}
 	}
 }
+
+// TestReceiver_FromFriend: a Low Power node reassembles segments from its
+// Friend (FromFriend) without acknowledging them, neither on the timer nor
+// at completion nor when a completed message's segment comes again.
+func TestReceiver_FromFriend(t *testing.T) {
+	t.Parallel()
+	k := newLink(t, 1, 0)
+	keys := newTestKeys()
+	b := k.addNode(keys, []mesh.Address{2}, nil)
+	for i, segO := range []uint8{0, 1, 1} {
+		seg, _ := (&SegAccess{AKF: true, AID: 1, SeqZero: 10, SegO: segO, SegN: 1, Segment: make([]byte, 12)}).AppendBinary(nil)
+		b.l.Receive(&NetPDU{TTL: 5, SEQ: 10 + uint32(i), SRC: 1, DST: 2, LowerPDU: seg, FromFriend: true}, k.iv)
+		k.clk.Advance(time.Second)
+	}
+	if acks := sentAcks(t, b); len(acks) != 0 {
+		t.Fatalf("acks %+v", acks)
+	}
+	if s := b.l.Stats(); s.RxCompleted != 1 || s.AcksSent != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}
