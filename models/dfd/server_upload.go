@@ -117,8 +117,8 @@ func (u uploadStorage) Open(id uint64, size uint32, resume bool) (blob.Writer, e
 type slotBLOB struct{ w fw.SlotWriter }
 
 func (b slotBLOB) WriteAt(p []byte, off int64) (int, error) { return b.w.WriteAt(p, off) }
-func (slotBLOB) Sync() error                                 { return nil }
-func (slotBLOB) Close() error                                { return nil }
+func (slotBLOB) Sync() error                                { return nil }
+func (slotBLOB) Close() error                               { return nil }
 
 func (s *Server) uploadDone(id uint64, err error) {
 	up := &s.up

@@ -1,0 +1,548 @@
+package dfd
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/meshdfu/meshdfu/mesh"
+	"github.com/meshdfu/meshdfu/mesh/access"
+	"github.com/meshdfu/meshdfu/models/blob"
+)
+
+// Client defaults.
+const (
+	// DefaultTimeout is how long one request waits for its status in all.
+	DefaultTimeout = 10 * time.Second
+	// DefaultRetries is how many times a request is sent again within the
+	// timeout when no status came.
+	DefaultRetries = 3
+	// DefaultOOBTimeout is the wait for the answer to Upload OOB Start,
+	// which comes after the distributor's HTTPS check.
+	DefaultOOBTimeout = 60 * time.Second
+	// DefaultClientPollInterval paces Upload Get and Distribution Get
+	// polling.
+	DefaultClientPollInterval = 5 * time.Second
+)
+
+// ClientConfig configures a Client. Clock is required.
+type ClientConfig struct {
+	Layer  *access.Layer // nil: set later with SetLayer
+	Clock  mesh.Clock
+	Logger *slog.Logger // nil: discard
+
+	AppKeyIndex uint16        // the AppKey the distributor's server is bound to
+	TTL         uint8         // 0: access.DefaultTTL
+	Timeout     time.Duration // 0: DefaultTimeout; total wait per request
+	Retries     int           // 0: DefaultRetries; negative: send once
+	// OOBTimeout is the wait for the answer of Upload OOB Start; 0:
+	// DefaultOOBTimeout.
+	OOBTimeout time.Duration
+	// PollInterval paces Upload Get and Distribution Get polling; 0:
+	// DefaultClientPollInterval.
+	PollInterval time.Duration
+	// BLOB configures the Client's own BLOB Transfer Client for in-band
+	// uploads (Clock, Logger, AppKeyIndex filled in).
+	BLOB blob.ClientConfig
+}
+
+// Client is the Firmware Distribution Client model (SIG model 0x1405) of
+// an Initiator, with the BLOB Transfer Client it extends for in-band
+// uploads. Each request method sends one message to a Distribution
+// Server, resends it within the timeout until the status arrives, and
+// calls cb once with the status (and a *StatusError when it is not
+// Success) or ErrTimeout. Upload, UploadOOB and Wait are procedures built
+// on them.
+//
+// Call every method on the node's executor.
+type Client struct {
+	cfg     ClientConfig
+	log     *slog.Logger
+	model   *access.Model
+	bcli    *blob.Client
+	pending []*request
+}
+
+type request struct {
+	dst   mesh.Address
+	msg   access.Message
+	want  access.Opcode
+	cb    func(access.Message, error)
+	left  int
+	every time.Duration
+	timer mesh.Timer
+}
+
+// NewClient returns a Client; add its Models to an element of the
+// initiator.
+func NewClient(cfg ClientConfig) (*Client, error) {
+	if cfg.Clock == nil {
+		return nil, fmt.Errorf("%w: ClientConfig needs a Clock", ErrConfig)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.TTL == 0 {
+		cfg.TTL = access.DefaultTTL
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.Retries == 0 {
+		cfg.Retries = DefaultRetries
+	} else if cfg.Retries < 0 {
+		cfg.Retries = 0
+	}
+	if cfg.OOBTimeout == 0 {
+		cfg.OOBTimeout = DefaultOOBTimeout
+	}
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = DefaultClientPollInterval
+	}
+	bc := cfg.BLOB
+	bc.Clock, bc.Logger, bc.AppKeyIndex, bc.Layer = cfg.Clock, cfg.Logger, cfg.AppKeyIndex, cfg.Layer
+	b, err := blob.NewClient(bc)
+	if err != nil {
+		return nil, fmt.Errorf("dfd: client: %w", err)
+	}
+	c := &Client{cfg: cfg, log: cfg.Logger, bcli: b}
+	c.model = &access.Model{ID: ClientModelID, NoSubscriptions: true, NoPublication: true}
+	for _, op := range []access.Opcode{OpReceiversStatus, OpReceiversList, OpCapabilitiesStatus, OpStatus, OpUploadStatus, OpFirmwareStatus} {
+		c.model.Ops = append(c.model.Ops, access.Op{Opcode: op, Handler: c.receive(op)})
+	}
+	return c, nil
+}
+
+// Model returns the Firmware Distribution Client model.
+func (c *Client) Model() *access.Model { return c.model }
+
+// Models returns the Firmware Distribution Client and the BLOB Transfer
+// Client it extends, to add to one element.
+func (c *Client) Models() []*access.Model { return []*access.Model{c.model, c.bcli.Model()} }
+
+// BLOB returns the Client's BLOB Transfer Client.
+func (c *Client) BLOB() *blob.Client { return c.bcli }
+
+// SetLayer gives the Client the access layer its models were added to.
+func (c *Client) SetLayer(l *access.Layer) {
+	c.cfg.Layer = l
+	c.bcli.SetLayer(l)
+}
+
+// Pending returns the number of requests waiting for a status.
+func (c *Client) Pending() int { return len(c.pending) }
+
+func answerOf(op access.Opcode) access.Opcode {
+	switch op {
+	case OpReceiversAdd, OpReceiversDeleteAll:
+		return OpReceiversStatus
+	case OpReceiversGet:
+		return OpReceiversList
+	case OpCapabilitiesGet:
+		return OpCapabilitiesStatus
+	case OpGet, OpStart, OpSuspend, OpCancel, OpApply:
+		return OpStatus
+	case OpUploadGet, OpUploadStart, OpUploadOOBStart, OpUploadCancel:
+		return OpUploadStatus
+	case OpFirmwareGet, OpFirmwareGetByIndex, OpFirmwareDelete, OpFirmwareDeleteAll:
+		return OpFirmwareStatus
+	}
+	return 0
+}
+
+// Request sends request msg to the server at dst and runs cb once with its
+// status, or with ErrTimeout. One request per status kind may be pending
+// per server (ErrBusy otherwise).
+func (c *Client) Request(dst mesh.Address, msg access.Message, cb func(access.Message, error)) error {
+	want := answerOf(msg.Opcode())
+	switch {
+	case want == 0:
+		return fmt.Errorf("%w: %T is not a Firmware Distribution request", ErrConfig, msg)
+	case !dst.IsUnicast():
+		return fmt.Errorf("%w: server %s is not unicast", ErrConfig, dst)
+	case c.cfg.Layer == nil:
+		return fmt.Errorf("%w: client has no access layer (SetLayer)", ErrConfig)
+	}
+	for _, p := range c.pending {
+		if p.dst == dst && p.want == want {
+			return fmt.Errorf("%w: %s to %s pending", ErrBusy, opName(p.msg.Opcode()), dst)
+		}
+	}
+	total := c.cfg.Timeout
+	if msg.Opcode() == OpUploadOOBStart {
+		total = c.cfg.OOBTimeout
+	}
+	r := &request{dst: dst, msg: msg, want: want, cb: cb, left: c.cfg.Retries, every: total / time.Duration(c.cfg.Retries+1)}
+	if err := c.send(r); err != nil {
+		return err
+	}
+	c.pending = append(c.pending, r)
+	return nil
+}
+
+func (c *Client) send(r *request) error {
+	ctx := &access.Context{Dst: r.dst, AppKeyIndex: c.cfg.AppKeyIndex, TTL: c.cfg.TTL}
+	if err := c.cfg.Layer.Send(c.model, ctx, r.msg, nil); err != nil {
+		return fmt.Errorf("dfd: %s to %s: %w", opName(r.msg.Opcode()), r.dst, err)
+	}
+	r.timer = c.cfg.Clock.AfterFunc(r.every, func() { c.onTimer(r) })
+	return nil
+}
+
+func (c *Client) remove(r *request) bool {
+	for i, p := range c.pending {
+		if p == r {
+			c.pending = append(c.pending[:i], c.pending[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Client) onTimer(r *request) {
+	if !c.remove(r) {
+		return
+	}
+	if r.left > 0 {
+		r.left--
+		if err := c.send(r); err == nil {
+			c.pending = append(c.pending, r)
+			return
+		}
+	}
+	r.cb(nil, fmt.Errorf("%w: %s to %s", ErrTimeout, opName(r.msg.Opcode()), r.dst))
+}
+
+// Abort drops every pending request; their callbacks run with ErrCanceled.
+func (c *Client) Abort() {
+	p := c.pending
+	c.pending = nil
+	for _, r := range p {
+		r.timer.Stop()
+		r.cb(nil, ErrCanceled)
+	}
+}
+
+func statusOf(m access.Message) Status {
+	switch m := m.(type) {
+	case *ReceiversStatus:
+		return m.Status
+	case *DistributionStatus:
+		return m.Status
+	case *UploadStatus:
+		return m.Status
+	case *FirmwareStatus:
+		return m.Status
+	}
+	return StatusSuccess
+}
+
+func (c *Client) receive(op access.Opcode) access.Handler {
+	return func(ctx *access.Context, p []byte) {
+		m := NewMessage(op)
+		if err := m.Unmarshal(p); err != nil {
+			c.log.Debug("dfd: client: drop", slog.Any("src", ctx.Src), slog.String("opcode", opName(op)), slog.Any("err", err))
+			return
+		}
+		for _, r := range c.pending {
+			if r.dst != ctx.Src || r.want != op {
+				continue
+			}
+			if l, ok := m.(*ReceiversList); ok && l.FirstIndex != r.msg.(*ReceiversGet).FirstIndex {
+				continue
+			}
+			c.remove(r)
+			r.timer.Stop()
+			var err error
+			if st := statusOf(m); st != StatusSuccess {
+				err = &StatusError{Op: r.msg.Opcode(), Server: ctx.Src, Status: st}
+			}
+			r.cb(m, err)
+			return
+		}
+	}
+}
+
+func typed[T access.Message](cb func(T, error)) func(access.Message, error) {
+	return func(m access.Message, err error) {
+		var t T
+		if m != nil {
+			t = m.(T)
+		}
+		cb(t, err)
+	}
+}
+
+// ReceiversAdd sends Receivers Add.
+func (c *Client) ReceiversAdd(dst mesh.Address, entries []ReceiverEntry, cb func(*ReceiversStatus, error)) error {
+	return c.Request(dst, &ReceiversAdd{Entries: entries}, typed(cb))
+}
+
+// ReceiversDeleteAll sends Receivers Delete All.
+func (c *Client) ReceiversDeleteAll(dst mesh.Address, cb func(*ReceiversStatus, error)) error {
+	return c.Request(dst, &ReceiversDeleteAll{}, typed(cb))
+}
+
+// ReceiversGet sends Receivers Get.
+func (c *Client) ReceiversGet(dst mesh.Address, first, limit uint16, cb func(*ReceiversList, error)) error {
+	return c.Request(dst, &ReceiversGet{FirstIndex: first, EntriesLimit: limit}, typed(cb))
+}
+
+// Capabilities sends Capabilities Get.
+func (c *Client) Capabilities(dst mesh.Address, cb func(*CapabilitiesStatus, error)) error {
+	return c.Request(dst, &CapabilitiesGet{}, typed(cb))
+}
+
+// Get sends Distribution Get.
+func (c *Client) Get(dst mesh.Address, cb func(*DistributionStatus, error)) error {
+	return c.Request(dst, &Get{}, typed(cb))
+}
+
+// Start sends Distribution Start.
+func (c *Client) Start(dst mesh.Address, m Start, cb func(*DistributionStatus, error)) error {
+	return c.Request(dst, &m, typed(cb))
+}
+
+// Suspend sends Distribution Suspend.
+func (c *Client) Suspend(dst mesh.Address, cb func(*DistributionStatus, error)) error {
+	return c.Request(dst, &Suspend{}, typed(cb))
+}
+
+// Cancel sends Distribution Cancel.
+func (c *Client) Cancel(dst mesh.Address, cb func(*DistributionStatus, error)) error {
+	return c.Request(dst, &Cancel{}, typed(cb))
+}
+
+// Apply sends Distribution Apply.
+func (c *Client) Apply(dst mesh.Address, cb func(*DistributionStatus, error)) error {
+	return c.Request(dst, &Apply{}, typed(cb))
+}
+
+// UploadGet sends Upload Get.
+func (c *Client) UploadGet(dst mesh.Address, cb func(*UploadStatus, error)) error {
+	return c.Request(dst, &UploadGet{}, typed(cb))
+}
+
+// UploadStart sends Upload Start (the BLOB transfer is the caller's; see
+// Upload for the whole procedure).
+func (c *Client) UploadStart(dst mesh.Address, m UploadStart, cb func(*UploadStatus, error)) error {
+	return c.Request(dst, &m, typed(cb))
+}
+
+// UploadOOBStart sends Upload OOB Start; the answer comes after the
+// distributor's check (OOBTimeout).
+func (c *Client) UploadOOBStart(dst mesh.Address, uri string, currentFWID []byte, cb func(*UploadStatus, error)) error {
+	return c.Request(dst, &UploadOOBStart{URI: uri, FirmwareID: currentFWID}, typed(cb))
+}
+
+// UploadCancel sends Upload Cancel.
+func (c *Client) UploadCancel(dst mesh.Address, cb func(*UploadStatus, error)) error {
+	return c.Request(dst, &UploadCancel{}, typed(cb))
+}
+
+// FirmwareGet sends Firmware Get.
+func (c *Client) FirmwareGet(dst mesh.Address, fwid []byte, cb func(*FirmwareStatus, error)) error {
+	return c.Request(dst, &FirmwareGet{FirmwareID: fwid}, typed(cb))
+}
+
+// FirmwareGetByIndex sends Firmware Get By Index.
+func (c *Client) FirmwareGetByIndex(dst mesh.Address, index uint16, cb func(*FirmwareStatus, error)) error {
+	return c.Request(dst, &FirmwareGetByIndex{Index: index}, typed(cb))
+}
+
+// FirmwareDelete sends Firmware Delete.
+func (c *Client) FirmwareDelete(dst mesh.Address, fwid []byte, cb func(*FirmwareStatus, error)) error {
+	return c.Request(dst, &FirmwareDelete{FirmwareID: fwid}, typed(cb))
+}
+
+// FirmwareDeleteAll sends Firmware Delete All.
+func (c *Client) FirmwareDeleteAll(dst mesh.Address, cb func(*FirmwareStatus, error)) error {
+	return c.Request(dst, &FirmwareDeleteAll{}, typed(cb))
+}
+
+// ---- procedures ----
+
+// Upload describes an in-band upload (Store Firmware, MshDFU via docs/dfd.md).
+type Upload struct {
+	Server      mesh.Address
+	FirmwareID  []byte
+	Metadata    []byte
+	Image       io.ReaderAt
+	Size        uint32
+	BLOBID      uint64 // choose at random
+	TTL         uint8  // Upload TTL; 0: access.DefaultTTL
+	TimeoutBase uint16
+	// OnProgress reports the upload progress in percent, from the BLOB
+	// transfer.
+	OnProgress func(percent int)
+	// OnEnd reports the outcome: nil once the server reports Transfer
+	// Success.
+	OnEnd func(err error)
+}
+
+// Upload runs the in-band upload: Upload Start, the BLOB transfer to the
+// server's BLOB Transfer Server, then Upload Get until Transfer Success or
+// Transfer Error.
+func (c *Client) Upload(u Upload) error {
+	if u.Image == nil || u.Size == 0 {
+		return fmt.Errorf("%w: upload without an image", ErrConfig)
+	}
+	if u.TTL == 0 {
+		u.TTL = access.DefaultTTL
+	}
+	end := func(err error) {
+		if u.OnEnd != nil {
+			u.OnEnd(err)
+		}
+	}
+	m := UploadStart{TTL: u.TTL, TimeoutBase: u.TimeoutBase, BLOBID: u.BLOBID, Size: u.Size, Metadata: u.Metadata, FirmwareID: u.FirmwareID}
+	return c.UploadStart(u.Server, m, func(st *UploadStatus, err error) {
+		switch {
+		case err != nil:
+			end(fmt.Errorf("dfd: upload start: %w", err))
+		case st.Phase == UploadTransferSuccess:
+			end(nil) // already stored
+		case st.Phase != UploadTransferActive:
+			end(fmt.Errorf("%w: Upload Start answered %s", ErrUploadFailed, st.Phase))
+		default:
+			c.uploadBLOB(u, end)
+		}
+	})
+}
+
+func (c *Client) uploadBLOB(u Upload, end func(error)) {
+	x := blob.Transfer{ID: u.BLOBID, Size: u.Size, Data: u.Image, Mode: blob.ModePush, Targets: []mesh.Address{u.Server},
+		Callbacks: blob.Callbacks{
+			OnProgress: func(p blob.TargetProgress) {
+				if u.OnProgress != nil && p.Blocks > 0 {
+					u.OnProgress(100 * p.BlocksDone / p.Blocks)
+				}
+			},
+			OnEnd: func(res blob.Result) {
+				if res.Err != nil {
+					end(fmt.Errorf("%w: %w", ErrUploadFailed, res.Err))
+					return
+				}
+				c.pollUpload(u.Server, end)
+			},
+		}}
+	if err := c.bcli.Start(x); err != nil {
+		end(fmt.Errorf("%w: %w", ErrUploadFailed, err))
+	}
+}
+
+// pollUpload asks Upload Get until the upload ends.
+func (c *Client) pollUpload(dst mesh.Address, end func(error)) {
+	var poll func()
+	poll = func() {
+		err := c.UploadGet(dst, func(st *UploadStatus, err error) {
+			switch {
+			case err != nil:
+				end(fmt.Errorf("dfd: upload get: %w", err))
+			case st.Phase == UploadTransferSuccess:
+				end(nil)
+			case st.Phase == UploadTransferActive:
+				c.cfg.Clock.AfterFunc(c.cfg.PollInterval, poll)
+			default:
+				end(fmt.Errorf("%w: upload phase %s", ErrUploadFailed, st.Phase))
+			}
+		})
+		if err != nil {
+			end(err)
+		}
+	}
+	poll()
+}
+
+// UploadOOB runs an OOB upload: Upload OOB Start (answered after the
+// server's check), then Upload Get until the retrieval ends. end gets the
+// new Firmware ID the server reported, or the error (a *StatusError with
+// New Firmware Not Available, URI Unreachable, ...).
+func (c *Client) UploadOOB(dst mesh.Address, uri string, currentFWID []byte, end func(newFWID []byte, err error)) error {
+	return c.UploadOOBStart(dst, uri, currentFWID, func(st *UploadStatus, err error) {
+		switch {
+		case err != nil:
+			end(nil, fmt.Errorf("dfd: upload OOB start: %w", err))
+		case st.Phase == UploadTransferSuccess:
+			end(bytes.Clone(st.FirmwareID), nil)
+		case st.Phase != UploadTransferActive:
+			end(nil, fmt.Errorf("%w: Upload OOB Start answered %s", ErrUploadFailed, st.Phase))
+		default:
+			fwid := bytes.Clone(st.FirmwareID)
+			c.pollUpload(dst, func(err error) { end(fwid, err) })
+		}
+	})
+}
+
+// Progress is what Wait reports while a distribution runs.
+type Progress struct {
+	Status    *DistributionStatus
+	Receivers []NodeEntry
+}
+
+// Wait polls Distribution Get and the whole Receivers List every
+// PollInterval until the distribution is no longer running (Transfer
+// Success, Completed, Failed or Idle); onProgress gets every round, end
+// the last one (err: ErrDistributionFailed for Failed, or a request
+// error).
+func (c *Client) Wait(dst mesh.Address, onProgress func(Progress), end func(Progress, error)) error {
+	var round func()
+	round = func() {
+		err := c.Get(dst, func(st *DistributionStatus, err error) {
+			if err != nil {
+				end(Progress{}, err)
+				return
+			}
+			c.allReceivers(dst, func(list []NodeEntry, err error) {
+				p := Progress{Status: st, Receivers: list}
+				if err != nil {
+					end(p, err)
+					return
+				}
+				if onProgress != nil {
+					onProgress(p)
+				}
+				switch st.Phase {
+				case PhaseTransferActive, PhaseApplyingUpdate, PhaseCancelingUpdate, PhaseTransferSuspended:
+					c.cfg.Clock.AfterFunc(c.cfg.PollInterval, round)
+				case PhaseFailed:
+					end(p, ErrDistributionFailed)
+				default:
+					end(p, nil)
+				}
+			})
+		})
+		if err != nil {
+			end(Progress{}, err)
+		}
+	}
+	round()
+	return nil
+}
+
+// allReceivers pages through the whole Receivers List.
+func (c *Client) allReceivers(dst mesh.Address, done func([]NodeEntry, error)) {
+	var out []NodeEntry
+	var page func(first uint16)
+	page = func(first uint16) {
+		err := c.ReceiversGet(dst, first, MaxReceiversPerList, func(l *ReceiversList, err error) {
+			if err != nil {
+				done(out, err)
+				return
+			}
+			out = append(out, l.Entries...)
+			if len(l.Entries) == 0 || len(out) >= int(l.Count) {
+				done(out, nil)
+				return
+			}
+			page(first + uint16(len(l.Entries)))
+		})
+		if err != nil {
+			done(out, err)
+		}
+	}
+	page(0)
+}
+
