@@ -163,6 +163,7 @@ type ClientStats struct {
 	Chunks       uint64 // Chunk Transfer messages handed to the transport
 	ChunkOctets  uint64 // chunk data octets sent (with repeats)
 	RepairPasses uint64 // passes after the first of a block
+	Rechunks     uint64 // blocks restarted with a smaller chunk
 	Answers      uint64 // status messages received from targets
 }
 
@@ -217,6 +218,10 @@ type cliTarget struct {
 	complete bool
 }
 
+// pullMinLoss is the smallest loss a Pull-mode group transfer sizes its
+// chunks for.
+const pullMinLoss = 0.05
+
 // Client is the BLOB Transfer Client model (SIG model 0x1401). Add
 // Client.Model() to an element; call every method on the node's executor.
 type Client struct {
@@ -249,6 +254,7 @@ type Client struct {
 	multicast bool
 	loss      float64
 	firstPass bool
+	repeats   int // sends of the current pass still to start
 	pass      ChunkSet
 	passNext  int
 	inflight  int
@@ -257,9 +263,6 @@ type Client struct {
 	startRT   *roundtrip
 	buf       []byte
 	chunk     ChunkTransfer
-
-	// loss probe: first attempts of Information Get and Transfer Start
-	probeSent, probeAnswered int
 
 	// decode scratch
 	tStatus TransferStatus
@@ -372,7 +375,6 @@ func (c *Client) Start(x Transfer) error {
 	c.stats = ClientStats{}
 	c.started = c.clk.Now()
 	c.loss = c.strat.ExpectedLoss
-	c.probeSent, c.probeAnswered = 0, 0
 	c.block = -1
 	c.lim = Limits{}
 	c.retrieveCapabilities()
@@ -645,49 +647,29 @@ func (c *Client) onCapabilities() {
 		return
 	}
 	c.mode = mode
-	minChunk := c.lim.chunkLimit()
-	if c.strat.ChunkSize != 0 {
-		minChunk = min(minChunk, int(c.strat.ChunkSize))
-	} else if c.strat.Adaptive || c.strat.ExpectedLoss > 0 {
-		minChunk = 8 // the chunk may shrink to one PDU
+	// The block must hold no more chunks than the targets track (and
+	// than Strategy.MaxBlockChunks) with the chunk the first block will
+	// use.
+	n := len(c.active())
+	if c.group == mesh.AddrUnassigned || n <= c.strat.UnicastMax {
+		n = 1
 	}
-	log2, err := c.strat.chooseBlockLog(c.lim, minChunk)
+	loss := c.loss
+	if n == 1 {
+		loss = 0
+	}
+	minChunk := int(c.strat.chooseChunk(c.lim, 1<<20, n, loss))
+	log2, err := c.strat.chooseBlockLog(c.lim, minChunk*c.strat.blockChunks(c.lim))
 	if err != nil {
 		c.end(err)
 		return
 	}
 	c.log2 = log2
 	c.blocks = BlockCount(c.xfer.Size, log2)
-	c.probeLoss()
 	if f := c.xfer.Callbacks.OnCapabilities; f != nil {
 		f(c.lim, log2, mode)
 	}
 	c.transferStart()
-}
-
-// probeLoss takes a first loss estimate, before any chunk was sent, from
-// the share of targets that did not answer the first send of Information
-// Get: that request is one PDU, and its answer comes back through the
-// transport's acknowledged SAR. With at least probeSamples targets the
-// estimate replaces Strategy.ExpectedLoss (collisions of the answers make
-// it an overestimate, so values under 3 % count as none); with fewer it can
-// only raise the prior.
-func (c *Client) probeLoss() {
-	const probeSamples = 10
-	if !c.strat.Adaptive || c.probeSent == 0 {
-		return
-	}
-	est := 1 - float64(c.probeAnswered)/float64(c.probeSent)
-	if est < 0.03 {
-		est = 0
-	}
-	switch {
-	case c.probeSent >= probeSamples:
-		c.loss = est
-	case c.probeSent >= 4:
-		c.loss = max(c.loss, est)
-	}
-	c.log.Debug("blob client: loss probe", "sent", c.probeSent, "answered", c.probeAnswered, "loss", c.loss)
 }
 
 // transferStart sends Transfer Start (blob.md §12.5).
@@ -772,6 +754,12 @@ func (c *Client) startBlock(b int) {
 	n, loss := 1, 0.0
 	if c.multicast {
 		n, loss = len(need), c.loss
+		if c.mode == ModePull && c.strat.ChunkSize == 0 {
+			// Pull mode cannot restart a block with another chunk size
+			// cheaply, and serves Low Power Nodes behind a Friend queue:
+			// assume some loss.
+			loss = max(loss, pullMinLoss)
+		}
 	}
 	c.chunkSize = c.strat.chooseChunk(c.lim, c.blockLen, n, loss)
 	c.nChunks = ChunkCount(c.blockLen, c.chunkSize)
@@ -779,15 +767,37 @@ func (c *Client) startBlock(b int) {
 		t.missing = FullChunkSet(c.nChunks)
 	}
 	c.firstPass = true
-	c.log.Info("blob client: block", "block", b, "chunk_size", c.chunkSize, "chunks", c.nChunks,
+	c.repeats = 0
+	if c.multicast {
+		c.repeats = c.strat.passRepeats(c.loss, ChunkSegments(int(c.chunkSize)), c.nChunks) - 1
+	}
+	c.log.Info("blob client: block", "repeats", c.repeats+1, "block", b, "chunk_size", c.chunkSize, "chunks", c.nChunks,
 		"targets", len(need), "multicast", c.multicast, "loss", c.loss)
 	c.startRT = c.blockStartRoundtrip(need)
 	if c.mode == ModePull {
 		return // the answers carry the first requests
 	}
 	if c.strat.PipelineBlockStart {
-		c.sendPass(FullChunkSet(c.nChunks))
+		c.sending = true // hold afterPass until the pass ran
+		gen := c.gen
+		c.clk.AfterFunc(c.pipelineDelay(len(need)), func() {
+			if gen == c.gen && c.state == ClientBlock {
+				c.sendPass(FullChunkSet(c.nChunks))
+			}
+		})
 	}
+}
+
+// pipelineDelay is how long the first chunk of a pipelined block waits
+// after a Block Start to the group: the answers come 20–500 ms later
+// (Mesh Protocol §3.7.4.1), and a target transmitting its answer cannot
+// receive (half duplex), so chunks sent meanwhile would be lost there and
+// would also spoil the loss estimate. Unicast and small groups do not wait.
+func (c *Client) pipelineDelay(n int) time.Duration {
+	if c.group == mesh.AddrUnassigned || (c.strat.GroupQueryMin > 0 && n < c.strat.GroupQueryMin) {
+		return 0
+	}
+	return access.ReplyDelayMaxGroup + 100*time.Millisecond
 }
 
 func (c *Client) blockStartRoundtrip(targets []*cliTarget) *roundtrip {
@@ -865,9 +875,10 @@ func (c *Client) markBlockDone(t *cliTarget) {
 	t.missing = NewChunkSet(c.nChunks)
 	t.blocksDone++
 	t.octetsDone += uint64(c.blockLen)
-	if t.needBlocks.Len() > 0 {
-		t.needBlocks.Clear(c.block)
+	if t.needBlocks.Len() == 0 {
+		t.needBlocks = FullChunkSet(c.blocks)
 	}
+	t.needBlocks.Clear(c.block)
 	c.stopPullTimer(t)
 	c.progress(t)
 }

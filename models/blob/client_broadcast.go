@@ -1,6 +1,7 @@
 package blob
 
 import (
+	"slices"
 	"time"
 
 	"github.com/meshdfu/meshdfu/mesh"
@@ -24,6 +25,13 @@ type roundtrip struct {
 	group   bool // may use the group address
 	handle  func(t *cliTarget, m access.Message) bool
 	done    func()
+
+	// unicast sweeps: an attempt asks every pending target, in waves of
+	// Strategy.QueryWindow
+	sweep     []*cliTarget
+	sweepNext int
+	wave      []*cliTarget
+	grouped   bool // the current attempt went to the group
 
 	timer    mesh.Timer
 	gen      uint64
@@ -49,28 +57,70 @@ func (c *Client) startRoundtrip(step string, msg access.Message, want access.Opc
 	return rt
 }
 
-// send is one attempt: to the group when the strategy allows it for this
-// many silent targets, else to each silent target in turn.
+// send starts an attempt, or sends the next wave of the current one. An
+// attempt goes to the group when the strategy allows it for this many
+// silent targets and the answers are short enough for all of them to
+// arrive at once; otherwise to each silent target, at most QueryWindow at
+// a time (a node reassembles only a few segmented messages at once, and
+// answers to a group come within 500 ms, so a hundred segmented answers
+// would collide and be rejected).
 func (rt *roundtrip) send() {
 	c := rt.c
-	rt.attempt++
-	c.stats.Requests++
-	if rt.attempt == 1 && rt.step == "Information Get" {
-		c.probeSent += len(rt.pending)
+	if rt.grouped || rt.sweepNext >= len(rt.sweep) {
+		rt.attempt++
+		c.stats.Requests++
+		rt.grouped = rt.useGroup()
+		if rt.grouped {
+			c.send(c.group, rt.msg, nil)
+			rt.arm(c.retryWait(true, 1, len(rt.pending)))
+			return
+		}
+		rt.sweep = append(rt.sweep[:0], rt.pending...)
+		rt.sweepNext = 0
 	}
-	queued := 0
-	useGroup := rt.group && c.group != mesh.AddrUnassigned &&
-		(c.strat.GroupQueryMin == 0 || len(rt.pending) >= c.strat.GroupQueryMin)
-	if useGroup {
-		c.send(c.group, rt.msg, nil)
-		queued = 1
-	} else {
-		for _, t := range rt.pending {
+	w := c.strat.QueryWindow
+	if w <= 0 {
+		w = len(rt.sweep)
+	}
+	rt.wave = rt.wave[:0]
+	for rt.sweepNext < len(rt.sweep) && len(rt.wave) < w {
+		t := rt.sweep[rt.sweepNext]
+		rt.sweepNext++
+		if t.lost == nil && rt.isPending(t) {
 			c.send(t.addr, rt.msg, nil)
-			queued++
+			rt.wave = append(rt.wave, t)
 		}
 	}
-	rt.arm(c.retryWait(useGroup, queued, len(rt.pending)))
+	rt.arm(c.retryWait(false, len(rt.wave), len(rt.wave)))
+}
+
+func (rt *roundtrip) useGroup() bool {
+	c := rt.c
+	s := &c.strat
+	if !rt.group || c.group == mesh.AddrUnassigned || (s.GroupQueryMin > 0 && len(rt.pending) < s.GroupQueryMin) {
+		return false
+	}
+	return s.QueryWindow <= 0 || len(rt.pending) <= s.QueryWindow || !c.segmentedAnswers(rt.want)
+}
+
+// segmentedAnswers reports whether answers with opcode op are likely
+// segmented: Transfer Status (with the BLOB ID) and Information Status
+// always; Block Status when chunks are lost and its Missing Chunks bit
+// field makes it longer than one unsegmented PDU.
+func (c *Client) segmentedAnswers(op access.Opcode) bool {
+	if op != OpBlockStatus {
+		return true
+	}
+	return c.loss > 0 && 1+5+(c.nChunks+7)/8 > 11
+}
+
+func (rt *roundtrip) isPending(t *cliTarget) bool {
+	for _, p := range rt.pending {
+		if p == t {
+			return true
+		}
+	}
+	return false
 }
 
 // retryWait is how long an attempt waits for answers.
@@ -101,20 +151,21 @@ func (rt *roundtrip) arm(d time.Duration) {
 
 func (rt *roundtrip) onTimeout() {
 	rt.prune()
-	if len(rt.pending) == 0 {
+	switch {
+	case len(rt.pending) == 0:
 		rt.finish()
-		return
-	}
-	if rt.attempt < rt.c.strat.Attempts {
+	case !rt.grouped && rt.sweepNext < len(rt.sweep):
+		rt.send() // the next wave of this attempt
+	case rt.attempt < rt.c.strat.Attempts:
 		rt.send()
-		return
+	default:
+		silent := rt.pending
+		rt.pending = nil
+		for _, t := range silent {
+			rt.c.lose(t, &LostError{Target: t.addr, Step: rt.step, Attempts: rt.attempt, Timeout: true})
+		}
+		rt.finish()
 	}
-	silent := rt.pending
-	rt.pending = nil
-	for _, t := range silent {
-		rt.c.lose(t, &LostError{Target: t.addr, Step: rt.step, Attempts: rt.attempt, Timeout: true})
-	}
-	rt.finish()
 }
 
 // prune drops targets lost meanwhile (by another step).
@@ -146,15 +197,16 @@ func (rt *roundtrip) answer(t *cliTarget, m access.Message) bool {
 	if i < 0 {
 		return false
 	}
-	if rt.attempt == 1 && rt.step == "Information Get" {
-		rt.c.probeAnswered++
-	}
 	if rt.handle(t, m) || t.lost != nil {
 		rt.pending = append(rt.pending[:i], rt.pending[i+1:]...)
 	}
 	rt.prune()
 	if len(rt.pending) == 0 {
 		rt.finish()
+		return true
+	}
+	if !rt.grouped && len(rt.wave) > 0 && !slices.ContainsFunc(rt.wave, rt.isPending) {
+		rt.arm(0) // the whole wave answered: go on at once
 	}
 	return true
 }

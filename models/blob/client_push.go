@@ -28,6 +28,10 @@ func (c *Client) stopSending() {
 	}
 }
 
+// minBacklogWait is the shortest wait per queued PDU when the strategy
+// does not pace (PDUInterval 0), so a full queue is polled, not spun on.
+const minBacklogWait = 5 * time.Millisecond
+
 // backlogDelay estimates how long the PDUs already queued on the
 // advertiser take to leave.
 func (c *Client) backlogDelay() time.Duration {
@@ -61,11 +65,16 @@ func (c *Client) sendNextChunk() {
 	}
 	if c.cfg.TxBacklog != nil && c.strat.MaxBacklog > 0 {
 		if b := c.cfg.TxBacklog(); b > c.strat.MaxBacklog {
-			c.armSend(time.Duration(b-c.strat.MaxBacklog) * c.strat.PDUInterval)
+			c.armSend(time.Duration(b-c.strat.MaxBacklog) * max(c.strat.PDUInterval, minBacklogWait))
 			return
 		}
 	}
 	i := c.pass.Next(c.passNext)
+	if i < 0 && c.repeats > 0 {
+		c.repeats-- // blind repetition of the first pass (Strategy.passRepeats)
+		c.passNext = 0
+		i = c.pass.Next(0)
+	}
 	if i < 0 {
 		c.sending = false
 		if c.inflight == 0 {
@@ -226,6 +235,9 @@ func (c *Client) onBlockGetStatus(t *cliTarget, st *BlockStatus) bool {
 func (c *Client) repair() {
 	if c.firstPass && c.strat.Adaptive && c.multicast {
 		c.updateLoss()
+		if c.rechunk() {
+			return
+		}
 	}
 	c.firstPass = false
 	for _, t := range c.active() {
@@ -261,7 +273,7 @@ func (c *Client) updateLoss() {
 		switch {
 		case t.blockDone:
 			n++
-		case t.reported && t.missing.Len() == c.nChunks:
+		case t.started && t.missing.Len() == c.nChunks:
 			sum += float64(t.missing.Count()) / float64(c.nChunks)
 			n++
 		}
@@ -272,4 +284,42 @@ func (c *Client) updateLoss() {
 	k := ChunkSegments(int(c.chunkSize))
 	c.loss = estimateLoss(sum/float64(n), k)
 	c.log.Debug("blob client: loss estimate", "loss", c.loss, "targets", n)
+}
+
+// rechunk restarts the current block with a smaller chunk when the first
+// pass showed the chunk is far too big for the loss (a chunk of k PDUs to a
+// group survives with (1 − loss)^k, so 32-segment chunks at 10 % loss reach
+// a target 3 % of the time). A server keeps a block's Chunk Size until the
+// block is complete or the transfer suspends, so the client stays silent
+// until the servers' inactivity timer (10 s · (Timeout Base + 1)) suspends
+// them, then sends Block Start again with the new size: a Suspended server
+// accepts it and resumes (blob.md §11.5); completed blocks are kept. It
+// reports whether it restarts.
+func (c *Client) rechunk() bool {
+	n := 0
+	for _, t := range c.active() {
+		if !t.blockDone {
+			n++
+		}
+	}
+	if n == 0 {
+		return false
+	}
+	k := ChunkSegments(int(c.chunkSize))
+	better := c.strat.chooseChunk(c.lim, c.blockLen, n, c.loss)
+	kb := ChunkSegments(int(better))
+	if kb >= k || ChunkEfficiency(k, c.loss, n) >= 0.5*ChunkEfficiency(kb, c.loss, n) {
+		return false
+	}
+	c.stats.Rechunks++
+	c.log.Info("blob client: rechunk", "block", c.block, "chunk_size", c.chunkSize, "new", better, "loss", c.loss)
+	wait := 10*time.Second*time.Duration(int(c.cfg.TimeoutBase)+1) + 2*time.Second
+	gen := c.gen
+	b := c.block
+	c.clk.AfterFunc(wait, func() {
+		if gen == c.gen && c.state == ClientBlock && c.block == b {
+			c.startBlock(b)
+		}
+	})
+	return true
 }

@@ -32,6 +32,11 @@ type Strategy struct {
 	BlockSizeLog uint8
 	// MaxBlockSizeLog caps an automatic BlockSizeLog (0: no cap).
 	MaxBlockSizeLog uint8
+	// MaxBlockChunks caps the chunks of a block (besides the targets'
+	// Max Total Chunks), so that a Block Status listing them stays a few
+	// segments long: with many targets the status answers, not the data,
+	// become the bottleneck. 0: no cap.
+	MaxBlockChunks int
 
 	// ChunkSize is a fixed Chunk Size; 0 chooses one per block with
 	// ChooseChunk from the loss estimate and the number of targets.
@@ -46,6 +51,12 @@ type Strategy struct {
 	// Adaptive re-estimates the loss from every first pass (the share of
 	// chunks each target missed) and sizes the next block's chunks for it.
 	Adaptive bool
+	// MaxRepeats bounds the blind repetition of a block's first pass to a
+	// group: each chunk is sent r times (r ≤ MaxRepeats, the smallest
+	// with which a target expects to miss under one chunk of the block),
+	// so few targets need a repair round and few long Block Status
+	// answers come back. 0 or 1: no repetition.
+	MaxRepeats int
 
 	// PDUInterval is the expected time between two advertising events of
 	// the client's node when its queue is never empty: the minimum
@@ -67,6 +78,12 @@ type Strategy struct {
 	// at least this many targets must answer; fewer are asked one by one.
 	// 0: always the group when there is one.
 	GroupQueryMin int
+	// QueryWindow bounds how many targets are asked one by one at once
+	// when answers are segmented and too many for one group query (the
+	// client node reassembles transport.DefaultMaxRxMessages = 8 segmented
+	// messages at a time). 0: no bound, and the group is always used when
+	// GroupQueryMin allows it.
+	QueryWindow int
 	// PipelineBlockStart sends a block's chunks right after Block Start
 	// instead of waiting for every Block Status; a target that missed the
 	// Block Start reports the chunks missing and gets them in repair.
@@ -111,15 +128,17 @@ type Strategy struct {
 var StrategyMeshdfu = Strategy{
 	Name:               "meshdfu",
 	MaxBlockSizeLog:    16,
+	MaxBlockChunks:     256,
 	MaxChunkSegments:   32,
 	Adaptive:           true,
-	ExpectedLoss:       0.02,
+	MaxRepeats:         4,
 	PDUInterval:        25 * time.Millisecond,
 	MaxBacklog:         4,
 	UnicastMax:         1,
 	GroupQueryMin:      4,
+	QueryWindow:        4,
 	PipelineBlockStart: true,
-	Attempts:           10,
+	Attempts:           16,
 	RetryInterval:      400 * time.Millisecond,
 	GroupRetryInterval: 900 * time.Millisecond,
 	AnswerTime:         30 * time.Millisecond,
@@ -138,7 +157,7 @@ var StrategyMeshdfu = Strategy{
 		SegmentsThreshold:                  3,
 		AcknowledgmentDelayIncrement:       0,
 		AcknowledgmentRetransmissionsCount: 0,
-		DiscardTimeout:                     1,
+		DiscardTimeout:                     0, // 5 s: free a stale reassembly slot soon
 		ReceiverSegmentIntervalStep:        1,
 	},
 }
@@ -302,14 +321,36 @@ type Limits struct {
 	Modes                            SupportedModes
 }
 
+// blockChunks is the most chunks a block may have: the targets' Max Total
+// Chunks, and MaxBlockChunks.
+func (s *Strategy) blockChunks(lim Limits) int {
+	n := int(lim.MaxTotalChunks)
+	if s.MaxBlockChunks > 0 {
+		n = min(n, s.MaxBlockChunks)
+	}
+	return max(n, 1)
+}
+
+// passRepeats is how many times a block's first pass goes out: the
+// smallest r ≤ MaxRepeats with which one target expects to miss under one
+// of the block's chunks, (1 − (1 − loss)^k)^r · chunks < 1.
+func (s *Strategy) passRepeats(loss float64, k, chunks int) int {
+	miss := 1 - math.Pow(1-loss, float64(k))
+	r := 1
+	for r < s.MaxRepeats && math.Pow(miss, float64(r))*float64(chunks) >= 1 {
+		r++
+	}
+	return r
+}
+
 // chooseBlockLog picks the Block Size Log of a transfer from the limits,
-// the strategy and the smallest chunk the strategy may use.
-func (s *Strategy) chooseBlockLog(lim Limits, minChunk int) (uint8, error) {
+// the strategy and capacity, the largest block the first block's chunks
+// may fill (chunk size × chunks per block).
+func (s *Strategy) chooseBlockLog(lim Limits, capacity int) (uint8, error) {
 	lo, hi := lim.MinBlockSizeLog, lim.MaxBlockSizeLog
-	// 2^log ≤ MaxChunkSize × MaxTotalChunks, and for the smallest chunk
-	// the strategy may pick as well.
-	capacity := uint64(min(int(lim.MaxChunkSize), max(minChunk, 1))) * uint64(lim.MaxTotalChunks)
-	for hi > lo && uint64(1)<<hi > capacity {
+	// 2^log ≤ MaxChunkSize × MaxTotalChunks, and ≤ capacity.
+	capacity = min(capacity, int(lim.MaxChunkSize)*int(lim.MaxTotalChunks))
+	for hi > lo && uint64(1)<<hi > uint64(max(capacity, 1)) {
 		hi--
 	}
 	if s.BlockSizeLog != 0 {
@@ -350,8 +391,9 @@ func (s *Strategy) chooseChunk(lim Limits, blockLen int, n int, loss float64) ui
 	} else {
 		size = int(ChooseChunk(loss, n, s.MaxChunkSegments, limit))
 	}
-	// The block must not need more chunks than every target can track.
-	if tc := int(lim.MaxTotalChunks); tc > 0 {
+	// The block must not need more chunks than every target can track
+	// (and MaxBlockChunks).
+	if tc := s.blockChunks(lim); tc > 0 {
 		for size < limit && (blockLen+size-1)/size > tc {
 			size++
 		}

@@ -98,7 +98,7 @@ func TestClient_SilentTargetLost(t *testing.T) {
 		!errors.Is(r.lost[0], ErrTargetTimeout) {
 		t.Fatalf("lost %v", r.lost)
 	}
-	want := "target 0x0102: Information Get: no answer after 10 tries"
+	want := "target 0x0102: Information Get: no answer after 16 tries"
 	if got := r.lost[0].Error(); got != want {
 		t.Fatalf("reason %q, want %q", got, want)
 	}
@@ -168,7 +168,7 @@ func TestClient_Capabilities(t *testing.T) {
 	if lim != want {
 		t.Fatalf("limits %+v, want %+v", lim, want)
 	}
-	if log2 != 10 { // 8-octet chunks × 100 chunks: 2^10 is the largest block that still fits
+	if log2 != 12 { // the targets' common maximum
 		t.Fatalf("block size log %d", log2)
 	}
 	if len(r.lost) != 2 {
@@ -311,14 +311,20 @@ func TestStrategy_Arithmetic(t *testing.T) {
 	}
 	lim := Limits{MinBlockSizeLog: 6, MaxBlockSizeLog: 20, MaxTotalChunks: 256, MaxChunkSize: 377, MTU: 380}
 	s := StrategyMeshdfu
-	if lg, err := s.chooseBlockLog(lim, 377); err != nil || lg != 16 {
+	if lg, err := s.chooseBlockLog(lim, 377*256); err != nil || lg != 16 {
 		t.Errorf("chooseBlockLog = %d, %v", lg, err)
 	}
-	if lg, _ := s.chooseBlockLog(lim, 8); lg != 11 {
+	if lg, _ := s.chooseBlockLog(lim, 8*256); lg != 11 {
 		t.Errorf("chooseBlockLog(8-octet chunks) = %d, want 11", lg)
 	}
+	if r := s.passRepeats(0, 1, 256); r != 1 {
+		t.Errorf("passRepeats(0) = %d", r)
+	}
+	if r := s.passRepeats(0.1, 1, 256); r != 3 {
+		t.Errorf("passRepeats(0.1, 1, 256) = %d, want 3", r)
+	}
 	z := StrategyZephyr
-	if lg, _ := z.chooseBlockLog(lim, 377); lg != 12 {
+	if lg, _ := z.chooseBlockLog(lim, 377*256); lg != 12 {
 		t.Errorf("zephyr block log %d", lg)
 	}
 }
