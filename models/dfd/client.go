@@ -2,6 +2,7 @@ package dfd
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,6 +23,17 @@ const (
 	// DefaultOOBTimeout is the wait for the answer to Upload OOB Start,
 	// which comes after the distributor's HTTPS check.
 	DefaultOOBTimeout = 60 * time.Second
+	// ReceiversPage is how many entries Wait asks for per Receivers Get:
+	// 16 entries are 84 octets, 8 segments, which get through a busy
+	// distributor's radio where a full page (74 entries, 32 segments)
+	// does not.
+	ReceiversPage = 16
+	// ReceiversEvery is how many Wait rounds pass between two reads of
+	// the Receivers List while the distribution runs.
+	ReceiversEvery = 4
+	// WaitAttempts is how many polling rounds in a row may get no answer
+	// before Wait gives up.
+	WaitAttempts = 5
 	// DefaultClientPollInterval paces Upload Get and Distribution Get
 	// polling.
 	DefaultClientPollInterval = 5 * time.Second
@@ -422,6 +434,10 @@ func (c *Client) uploadBLOB(u Upload, end func(error)) {
 			},
 			OnEnd: func(res blob.Result) {
 				if res.Err != nil {
+					if len(res.Lost) > 0 {
+						end(fmt.Errorf("%w: %w: %w", ErrUploadFailed, res.Err, res.Lost[0]))
+						return
+					}
 					end(fmt.Errorf("%w: %w", ErrUploadFailed, res.Err))
 					return
 				}
@@ -482,32 +498,60 @@ type Progress struct {
 	Receivers []NodeEntry
 }
 
-// Wait polls Distribution Get and the whole Receivers List every
-// PollInterval until the distribution is no longer running (Transfer
-// Success, Completed, Failed or Idle); onProgress gets every round, end
-// the last one (err: ErrDistributionFailed for Failed, or a request
-// error).
+// Wait polls Distribution Get every PollInterval until the distribution
+// is no longer running (Transfer Success, Completed, Failed or Idle), and
+// the Receivers List every ReceiversEvery rounds and at the end;
+// onProgress gets every round, end the last one (err:
+// ErrDistributionFailed for Failed, or a request error). A round without
+// an answer is tried again, WaitAttempts times in a row at most: a
+// distributor's radio is busy with the distribution.
 func (c *Client) Wait(dst mesh.Address, onProgress func(Progress), end func(Progress, error)) error {
 	var round func()
+	var last []NodeEntry
+	fails, n := 0, 0
+	retry := func(p Progress, err error) {
+		if fails++; fails >= WaitAttempts || !errors.Is(err, ErrTimeout) {
+			end(p, err)
+			return
+		}
+		c.cfg.Clock.AfterFunc(c.cfg.PollInterval, round)
+	}
 	round = func() {
+		n++
 		err := c.Get(dst, func(st *DistributionStatus, err error) {
 			if err != nil {
-				end(Progress{}, err)
+				retry(Progress{Receivers: last}, err)
+				return
+			}
+			fails = 0
+			running := false
+			switch st.Phase {
+			case PhaseTransferActive, PhaseApplyingUpdate, PhaseCancelingUpdate, PhaseTransferSuspended:
+				running = true
+			}
+			if running && n%ReceiversEvery != 0 {
+				if onProgress != nil {
+					onProgress(Progress{Status: st, Receivers: last})
+				}
+				c.cfg.Clock.AfterFunc(c.cfg.PollInterval, round)
 				return
 			}
 			c.allReceivers(dst, func(list []NodeEntry, err error) {
-				p := Progress{Status: st, Receivers: list}
-				if err != nil {
-					end(p, err)
+				if err == nil {
+					last = list
+				}
+				p := Progress{Status: st, Receivers: last}
+				if err != nil && !running {
+					retry(p, err) // the final list is needed
 					return
 				}
 				if onProgress != nil {
 					onProgress(p)
 				}
-				switch st.Phase {
-				case PhaseTransferActive, PhaseApplyingUpdate, PhaseCancelingUpdate, PhaseTransferSuspended:
+				switch {
+				case running:
 					c.cfg.Clock.AfterFunc(c.cfg.PollInterval, round)
-				case PhaseFailed:
+				case st.Phase == PhaseFailed:
 					end(p, ErrDistributionFailed)
 				default:
 					end(p, nil)
@@ -527,7 +571,7 @@ func (c *Client) allReceivers(dst mesh.Address, done func([]NodeEntry, error)) {
 	var out []NodeEntry
 	var page func(first uint16)
 	page = func(first uint16) {
-		err := c.ReceiversGet(dst, first, MaxReceiversPerList, func(l *ReceiversList, err error) {
+		err := c.ReceiversGet(dst, first, ReceiversPage, func(l *ReceiversList, err error) {
 			if err != nil {
 				done(out, err)
 				return
@@ -545,4 +589,3 @@ func (c *Client) allReceivers(dst mesh.Address, done func([]NodeEntry, error)) {
 	}
 	page(0)
 }
-

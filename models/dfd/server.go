@@ -31,10 +31,11 @@ const (
 	DefaultMaxImageSize = 1 << 20
 	// DefaultUpdateMaxInFlight is how many targets the distributor's
 	// Firmware Update Client talks to at once. Measured on sim/fleet with
-	// 50 targets over 3 hops at 10 % loss (docs/dfd.md): 4 takes the
-	// Start, verify, Apply and confirm rounds from one target's round trip
-	// each to a quarter of that without losing answers.
-	DefaultUpdateMaxInFlight = 4
+	// 50 targets over 3 hops at 10 % loss (docs/dfd.md): with 2 or 4
+	// segmented Firmware Update Starts (about 10 segments each) in flight,
+	// relayed three times, the air saturated and Starts timed out; with 1
+	// every target answered.
+	DefaultUpdateMaxInFlight = 1
 	// DefaultPollInterval is the time between Firmware Update Get rounds
 	// while targets verify.
 	DefaultPollInterval = 2 * time.Second
