@@ -387,7 +387,11 @@ func (s *Server) Receive(ctx *access.Context, m access.Message) {
 	case *UploadStart:
 		resp = s.uploadStart(m)
 	case *UploadOOBStart:
-		resp = s.uploadOOBStart(ctx, m)
+		st := s.uploadOOBStart(ctx, m)
+		if st == nil {
+			return // answered when the OOB check ends
+		}
+		resp = st
 	case *UploadCancel:
 		resp = s.uploadCancel()
 	case *FirmwareGet:

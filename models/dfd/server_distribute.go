@@ -631,3 +631,22 @@ func (s *Server) cancelDistribution() {
 		}
 	})
 }
+
+// DistributionBLOB returns the BLOB of the current distribution when its
+// BLOB ID is id, or nil. A self-update target on the distributor's node
+// never receives the BLOB over the air (its server skips the transfer), so
+// its dfu.Firmware.Data hook reads it here.
+func (s *Server) DistributionBLOB(id uint64) []byte {
+	if s.dist == nil || s.dist.BLOBID != id {
+		return nil
+	}
+	in, image, err := s.cfg.Store.Get(s.dist.Slot)
+	if err != nil {
+		return nil
+	}
+	p, err := s.cfg.Payload(in, image)
+	if err != nil {
+		return nil
+	}
+	return p
+}

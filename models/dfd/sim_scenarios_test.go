@@ -1,10 +1,16 @@
 package dfd_test
 
 import (
+	"bytes"
+	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/meshdfu/meshdfu/fw/https"
+	"github.com/meshdfu/meshdfu/mesh"
+	"github.com/meshdfu/meshdfu/models/blob"
 	"github.com/meshdfu/meshdfu/models/dfd"
 	"github.com/meshdfu/meshdfu/models/dfu"
 	"github.com/meshdfu/meshdfu/sim"
@@ -159,5 +165,152 @@ func TestSim_Restart(t *testing.T) {
 	t.Logf("air time: uninterrupted %v, with a restart %v (%.2f×), %d builds", plain, again, float64(again)/float64(plain), w.builds)
 	if float64(again) >= 1.5*float64(plain) {
 		t.Fatalf("air time with a restart %v ≥ 1.5 × %v", again, plain)
+	}
+}
+
+// fakeOOB serves one image after a virtual delay, on the distributor's
+// clock (the simulator's stand-in for fw/https).
+type fakeOOB struct {
+	w       *world
+	im      image
+	current []byte
+	delay   time.Duration
+}
+
+func (o *fakeOOB) Check(uri string, cur []byte, done func(https.CheckResult, error)) func() {
+	t := o.w.f.Clock(o.w.d).AfterFunc(o.delay, func() {
+		if !bytes.Equal(cur, o.current) {
+			done(https.CheckResult{}, https.ErrNewFirmwareNotAvailable)
+			return
+		}
+		done(https.CheckResult{FirmwareID: o.im.fwid, DFUChainSize: 1, Size: int64(len(o.im.data))}, nil)
+	})
+	return func() { t.Stop() }
+}
+
+func (o *fakeOOB) Retrieve(uri string, cur []byte, want https.CheckResult, maxSize int64,
+	open func(https.Firmware) (io.Writer, error), done func(https.Firmware, error)) func() {
+	t := o.w.f.Clock(o.w.d).AfterFunc(o.delay, func() {
+		f := https.Firmware{FirmwareID: o.im.fwid, Metadata: o.im.meta, Size: int64(len(o.im.data))}
+		wr, err := open(f)
+		if err == nil {
+			_, err = wr.Write(o.im.data)
+		}
+		done(f, err)
+	})
+	return func() { t.Stop() }
+}
+
+// TestSim_OOBThenDistribution: an OOB upload (fake OOB, 2 s of virtual
+// time per step), a refused check, then the distribution.
+func TestSim_OOBThenDistribution(t *testing.T) {
+	var w *world
+	var o *fakeOOB
+	sc := scenario{seed: 9, targets: 3, oobFunc: func(w *world) dfd.OOB { return o }}
+	w = newWorld(t, sc)
+	o = &fakeOOB{w: w, im: makeImage(t, 9, newFWID, w.priv, 2000), current: oldFWID, delay: 2 * time.Second}
+	w.srv = nil
+	w.restartDistributor() // rebuild with the OOB
+	var got []byte
+	var gerr error
+	ended := false
+	w.do(func() {
+		_ = w.cli.UploadOOB(w.f.Address(w.d), "https://fw.example.com/dfu", newFWID2, func(f []byte, err error) { got, gerr, ended = f, err, true })
+	}, func() bool { return ended }, time.Hour)
+	var se *dfd.StatusError
+	if !errors.As(gerr, &se) || se.Status != dfd.StatusNewFirmwareNotAvailable {
+		t.Fatalf("unknown firmware: %v", gerr)
+	}
+	ended = false
+	w.do(func() {
+		_ = w.cli.UploadOOB(w.f.Address(w.d), "https://fw.example.com/dfu", oldFWID, func(f []byte, err error) { got, gerr, ended = f, err, true })
+	}, func() bool { return ended }, time.Hour)
+	if gerr != nil || !bytes.Equal(got, newFWID) {
+		t.Fatalf("OOB upload: %x, %v", got, gerr)
+	}
+	w.addReceivers(w.targetIndexes(), 0)
+	w.start(pushStart(0, mesh.AddrUnassigned))
+	if p := w.wait(time.Hour); p.Status.Phase != dfd.PhaseCompleted {
+		t.Fatalf("phase %v", p.Status.Phase)
+	}
+	w.expectApplied(w.targetIndexes(), newFWID)
+}
+
+// TestSim_SelfUpdate: the distributor is one of its own receivers (its
+// Firmware Update Server on element 1).
+func TestSim_SelfUpdate(t *testing.T) {
+	w := newWorld(t, scenario{seed: 11, targets: 2, self: true})
+	im := makeImage(t, 11, newFWID, w.priv, 2000)
+	w.upload(im)
+	idx := w.targetIndexes() // includes the distributor
+	var entries []int
+	for _, i := range idx {
+		if i != w.d {
+			entries = append(entries, i)
+		}
+	}
+	w.addReceivers(entries, 0)
+	self := w.f.Node(w.d).Access().Elements()[1].Address()
+	w.request(func(done func()) error {
+		return w.cli.ReceiversAdd(w.f.Address(w.d), []dfd.ReceiverEntry{{Address: self}}, func(*dfd.ReceiversStatus, error) { done() })
+	})
+	w.start(pushStart(0, simGroup))
+	if p := w.wait(time.Hour); p.Status.Phase != dfd.PhaseCompleted {
+		t.Fatalf("phase %v %+v", p.Status.Phase, w.srv.Receivers())
+	}
+	w.expectApplied(idx, newFWID)
+}
+
+// TestSim_SuspendResumeCancel: Suspend during the transfer, Start again
+// resumes it, and a second distribution is cancelled.
+func TestSim_SuspendResumeCancel(t *testing.T) {
+	w := newWorld(t, scenario{seed: 13, targets: 3})
+	im := makeImage(t, 13, newFWID, w.priv, 12000)
+	w.upload(im)
+	w.addReceivers(w.targetIndexes(), 0)
+	st := pushStart(0, simGroup)
+	w.start(st)
+	if !w.f.RunUntil(func() bool { return w.srv.BLOBClient().State() == blob.ClientBlock }, time.Hour) {
+		t.Fatal("no transfer")
+	}
+	var got *dfd.DistributionStatus
+	w.request(func(done func()) error {
+		return w.cli.Suspend(w.f.Address(w.d), func(s *dfd.DistributionStatus, err error) { got = s; done() })
+	})
+	if got.Phase != dfd.PhaseTransferSuspended || w.srv.Phase() != dfd.PhaseTransferSuspended {
+		t.Fatalf("suspend: %+v", got)
+	}
+	w.f.RunFor(5 * time.Second)
+	if got = w.start(st); got.Status != dfd.StatusSuccess || got.Phase != dfd.PhaseTransferActive {
+		t.Fatalf("resume: %+v", got)
+	}
+	if p := w.wait(time.Hour); p.Status.Phase != dfd.PhaseCompleted {
+		t.Fatalf("phase %v", p.Status.Phase)
+	}
+	w.expectApplied(w.targetIndexes(), newFWID)
+
+	// A second image, its distribution cancelled mid-transfer.
+	im2 := makeImage(t, 14, newFWID2, w.priv, 12000)
+	w.upload(im2)
+	w.request(func(done func()) error {
+		return w.cli.Cancel(w.f.Address(w.d), func(*dfd.DistributionStatus, error) { done() }) // Completed → Idle
+	})
+	st.ImageIndex = 1
+	w.start(st)
+	w.f.RunUntil(func() bool { return w.srv.BLOBClient().State() == blob.ClientBlock }, time.Hour)
+	w.request(func(done func()) error {
+		return w.cli.Cancel(w.f.Address(w.d), func(s *dfd.DistributionStatus, err error) { got = s; done() })
+	})
+	if got.Phase != dfd.PhaseCancelingUpdate && got.Phase != dfd.PhaseIdle {
+		t.Fatalf("cancel: %+v", got)
+	}
+	w.f.RunUntil(func() bool { return w.srv.Phase() == dfd.PhaseIdle }, time.Hour)
+	if w.srv.Phase() != dfd.PhaseIdle {
+		t.Fatalf("after cancel: %v", w.srv.Phase())
+	}
+	for _, i := range w.targetIndexes() {
+		if p := w.tsrv[i].Phase(); p != dfu.PhaseIdle {
+			t.Errorf("target %d in %v after cancel", i, p)
+		}
 	}
 }

@@ -219,6 +219,9 @@ func contains(l []int, i int) bool {
 func (w *world) newTarget(i int) *dfu.Server {
 	store := w.tstore[i]
 	fwh := &dfu.Firmware{PublicKey: w.pub, Data: store.Data}
+	if i == w.d {
+		fwh.Data = func(id uint64) []byte { return w.srv.DistributionBLOB(id) }
+	}
 	cfg := dfu.ServerConfig{
 		Clock: lazyClock{w, i}, Images: w.images[i], State: w.tdst[i],
 		BLOB: blob.ServerConfig{Storage: store, State: w.tbst[i], Rand: rand.New(rand.NewPCG(w.sc.seed, uint64(i))),
