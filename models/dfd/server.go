@@ -602,3 +602,9 @@ func (s *Server) restore() error {
 	s.log.Info("dfd: server: restored", slog.String("phase", s.phase.String()), slog.Int("receivers", len(s.receivers)))
 	return nil
 }
+
+// SetTestReply replaces the sending of answers with f (for tests of the
+// server alone, without an access layer).
+func (s *Server) SetTestReply(f func(m access.Message)) {
+	s.reply = func(_ *access.Context, m access.Message) { f(m) }
+}
