@@ -254,6 +254,7 @@ type Client struct {
 	multicast bool
 	loss      float64
 	firstPass bool
+	pipelined bool // the block's data did not wait for Block Start's answers
 	repeats   int // sends of the current pass still to start
 	pass      ChunkSet
 	passNext  int
@@ -777,7 +778,12 @@ func (c *Client) startBlock(b int) {
 	if c.mode == ModePull {
 		return // the answers carry the first requests
 	}
-	if c.strat.PipelineBlockStart {
+	// Pipelining pays with few targets. With many, the retries of Block
+	// Start to the few silent ones would be answered while chunks flow,
+	// and every answer destroys the segment on air at every other target
+	// (a collision), which loses the whole chunk there.
+	c.pipelined = c.strat.PipelineBlockStart && (!c.multicast || c.strat.GroupQueryMin == 0 || len(need) < c.strat.GroupQueryMin)
+	if c.pipelined {
 		c.sending = true // hold afterPass until the pass ran
 		gen := c.gen
 		c.clk.AfterFunc(c.pipelineDelay(len(need)), func() {
@@ -816,7 +822,7 @@ func (c *Client) blockStartRoundtrip(targets []*cliTarget) *roundtrip {
 			switch {
 			case c.mode == ModePull:
 				c.pullKick()
-			case !c.strat.PipelineBlockStart && c.firstPass && !c.sending:
+			case !c.pipelined && c.firstPass && !c.sending:
 				c.sendPass(c.unionMissing())
 			case !c.sending && c.inflight == 0:
 				c.afterPass()

@@ -32,6 +32,7 @@ type roundtrip struct {
 	sweepNext int
 	wave      []*cliTarget
 	grouped   bool // the current attempt went to the group
+	initial   int  // targets at the start
 
 	timer    mesh.Timer
 	gen      uint64
@@ -48,6 +49,7 @@ func (c *Client) startRoundtrip(step string, msg access.Message, want access.Opc
 			rt.pending = append(rt.pending, t)
 		}
 	}
+	rt.initial = len(rt.pending)
 	c.rts = append(c.rts, rt)
 	if len(rt.pending) == 0 {
 		c.clk.AfterFunc(0, func() { rt.finish() })
@@ -98,6 +100,13 @@ func (rt *roundtrip) useGroup() bool {
 	c := rt.c
 	s := &c.strat
 	if !rt.group || c.group == mesh.AddrUnassigned || (s.GroupQueryMin > 0 && len(rt.pending) < s.GroupQueryMin) {
+		return false
+	}
+	// A retry to the group makes every target answer again, and while
+	// chunks flow (a pipelined Block Start) the answering targets miss
+	// them (half duplex): retry the silent ones one by one, unless most
+	// are silent.
+	if rt.attempt > 1 && (c.sending || 2*len(rt.pending) < rt.initial) {
 		return false
 	}
 	return s.QueryWindow <= 0 || len(rt.pending) <= s.QueryWindow || !c.segmentedAnswers(rt.want)

@@ -2,6 +2,7 @@ package blob
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/meshdfu/meshdfu/mesh/access"
@@ -264,26 +265,28 @@ func (c *Client) repair() {
 	c.sendPass(u)
 }
 
-// updateLoss re-estimates the per-PDU loss from the first pass: the share
-// of chunks each reporting target missed (blob.md §9.2: a chunk of k PDUs
-// to a group survives with (1 − loss)^k).
+// updateLoss re-estimates the per-PDU loss from the first pass: the
+// median share of chunks the targets missed (blob.md §9.2: a chunk of k
+// PDUs to a group survives with (1 − loss)^k). The median, not the mean:
+// a few targets that were transmitting answers while chunks went by (half
+// duplex) must not shrink everyone's chunks.
 func (c *Client) updateLoss() {
-	sum, n := 0.0, 0
+	var shares []float64
 	for _, t := range c.active() {
 		switch {
 		case t.blockDone:
-			n++
+			shares = append(shares, 0)
 		case t.started && t.missing.Len() == c.nChunks:
-			sum += float64(t.missing.Count()) / float64(c.nChunks)
-			n++
+			shares = append(shares, float64(t.missing.Count())/float64(c.nChunks))
 		}
 	}
-	if n == 0 {
+	if len(shares) == 0 {
 		return
 	}
+	slices.Sort(shares)
 	k := ChunkSegments(int(c.chunkSize))
-	c.loss = estimateLoss(sum/float64(n), k)
-	c.log.Debug("blob client: loss estimate", "loss", c.loss, "targets", n)
+	c.loss = estimateLoss(shares[len(shares)/2], k)
+	c.log.Debug("blob client: loss estimate", "loss", c.loss, "targets", len(shares))
 }
 
 // rechunk restarts the current block with a smaller chunk when the first
