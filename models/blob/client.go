@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"time"
 
 	"github.com/meshdfu/meshdfu/mesh"
@@ -256,6 +257,7 @@ type Client struct {
 	firstPass bool
 	pipelined bool // the block's data did not wait for Block Start's answers
 	repeats   int // sends of the current pass still to start
+	passes    int // sends of the block's first pass
 	pass      ChunkSet
 	passNext  int
 	inflight  int
@@ -264,6 +266,9 @@ type Client struct {
 	startRT   *roundtrip
 	buf       []byte
 	chunk     ChunkTransfer
+
+	// loss probe: first unicast sends of Information Get and their answers
+	probeSent, probeAnswered int
 
 	// decode scratch
 	tStatus TransferStatus
@@ -376,6 +381,7 @@ func (c *Client) Start(x Transfer) error {
 	c.stats = ClientStats{}
 	c.started = c.clk.Now()
 	c.loss = c.strat.ExpectedLoss
+	c.probeSent, c.probeAnswered = 0, 0
 	c.block = -1
 	c.lim = Limits{}
 	c.retrieveCapabilities()
@@ -648,6 +654,7 @@ func (c *Client) onCapabilities() {
 		return
 	}
 	c.mode = mode
+	c.probeLoss()
 	// The block must hold no more chunks than the targets track (and
 	// than Strategy.MaxBlockChunks) with the chunk the first block will
 	// use.
@@ -659,7 +666,7 @@ func (c *Client) onCapabilities() {
 	if n == 1 {
 		loss = 0
 	}
-	minChunk := int(c.strat.chooseChunk(c.lim, 1<<20, n, loss))
+	minChunk := int(c.strat.chooseChunk(c.lim, 1, n, loss))
 	log2, err := c.strat.chooseBlockLog(c.lim, minChunk*c.strat.blockChunks(c.lim))
 	if err != nil {
 		c.end(err)
@@ -671,6 +678,26 @@ func (c *Client) onCapabilities() {
 		f(c.lim, log2, mode)
 	}
 	c.transferStart()
+}
+
+// probeLoss takes a loss estimate before Transfer Start fixes the block
+// size (which must suit the smallest chunk the loss calls for): the share
+// of targets that did not answer the first unicast send of Information Get.
+// That request is one PDU; its answer comes back through the transport's
+// acknowledged SAR, and with QueryWindow targets asked at a time the
+// answers rarely collide. Below probeMinSamples targets, or under 3 %, the
+// estimate is noise and Strategy.ExpectedLoss stays.
+func (c *Client) probeLoss() {
+	const probeMinSamples = 10
+	if !c.strat.Adaptive || c.probeSent < probeMinSamples {
+		return
+	}
+	// Both the request and the answer cross the link: success ≈ (1 − loss)².
+	est := 1 - math.Sqrt(float64(c.probeAnswered)/float64(c.probeSent))
+	if est >= 0.03 {
+		c.loss = max(c.loss, est)
+	}
+	c.log.Info("blob client: loss probe", "sent", c.probeSent, "answered", c.probeAnswered, "loss", c.loss)
 }
 
 // transferStart sends Transfer Start (blob.md §12.5).
@@ -772,6 +799,7 @@ func (c *Client) startBlock(b int) {
 	if c.multicast {
 		c.repeats = c.strat.passRepeats(c.loss, ChunkSegments(int(c.chunkSize)), c.nChunks) - 1
 	}
+	c.passes = c.repeats + 1
 	c.log.Info("blob client: block", "repeats", c.repeats+1, "block", b, "chunk_size", c.chunkSize, "chunks", c.nChunks,
 		"targets", len(need), "multicast", c.multicast, "loss", c.loss)
 	c.startRT = c.blockStartRoundtrip(need)

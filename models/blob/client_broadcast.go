@@ -93,6 +93,9 @@ func (rt *roundtrip) send() {
 			rt.wave = append(rt.wave, t)
 		}
 	}
+	if rt.attempt == 1 && rt.want == OpInformationStatus {
+		c.probeSent += len(rt.wave)
+	}
 	rt.arm(c.retryWait(false, len(rt.wave), len(rt.wave)))
 }
 
@@ -205,6 +208,9 @@ func (rt *roundtrip) answer(t *cliTarget, m access.Message) bool {
 	}
 	if i < 0 {
 		return false
+	}
+	if rt.attempt == 1 && !rt.grouped && rt.want == OpInformationStatus {
+		rt.c.probeAnswered++
 	}
 	if rt.handle(t, m) || t.lost != nil {
 		rt.pending = append(rt.pending[:i], rt.pending[i+1:]...)

@@ -2,6 +2,7 @@ package blob
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -265,11 +266,14 @@ func (c *Client) repair() {
 	c.sendPass(u)
 }
 
-// updateLoss re-estimates the per-PDU loss from the first pass: the
-// median share of chunks the targets missed (blob.md §9.2: a chunk of k
-// PDUs to a group survives with (1 − loss)^k). The median, not the mean:
-// a few targets that were transmitting answers while chunks went by (half
-// duplex) must not shrink everyone's chunks.
+// updateLoss re-estimates the per-PDU loss from the first pass (blob.md
+// §9.2: a chunk of k PDUs to a group survives with (1 − loss)^k; sent r
+// times, a target misses it with (1 − (1 − loss)^k)^r). Without
+// repetition it takes the median share of chunks the targets missed, so a
+// few targets that were transmitting while chunks went by (half duplex)
+// do not shrink everyone's chunks; with repetition misses are rare and the
+// median would read 0, so it takes the mean. A falling estimate only
+// halves the distance per block, so one lucky block does not undo it.
 func (c *Client) updateLoss() {
 	var shares []float64
 	for _, t := range c.active() {
@@ -283,10 +287,23 @@ func (c *Client) updateLoss() {
 	if len(shares) == 0 {
 		return
 	}
-	slices.Sort(shares)
-	k := ChunkSegments(int(c.chunkSize))
-	c.loss = estimateLoss(shares[len(shares)/2], k)
-	c.log.Debug("blob client: loss estimate", "loss", c.loss, "targets", len(shares))
+	var m float64
+	if c.passes > 1 {
+		for _, v := range shares {
+			m += v
+		}
+		m /= float64(len(shares))
+		m = math.Pow(m, 1/float64(c.passes))
+	} else {
+		slices.Sort(shares)
+		m = shares[len(shares)/2]
+	}
+	est := estimateLoss(m, ChunkSegments(int(c.chunkSize)))
+	if est < c.loss {
+		est = (est + c.loss) / 2
+	}
+	c.loss = est
+	c.log.Debug("blob client: loss estimate", "loss", c.loss, "targets", len(shares), "passes", c.passes)
 }
 
 // rechunk restarts the current block with a smaller chunk when the first
