@@ -256,8 +256,8 @@ type Client struct {
 	loss      float64
 	firstPass bool
 	pipelined bool // the block's data did not wait for Block Start's answers
-	repeats   int // sends of the current pass still to start
-	passes    int // sends of the block's first pass
+	repeats   int  // sends of the current pass still to start
+	passes    int  // sends of the block's first pass
 	pass      ChunkSet
 	passNext  int
 	inflight  int
