@@ -128,7 +128,7 @@ type Strategy struct {
 var StrategyMeshdfu = Strategy{
 	Name:               "meshdfu",
 	MaxBlockSizeLog:    16,
-	MaxBlockChunks:     256,
+	MaxBlockChunks:     2048,
 	MaxChunkSegments:   32,
 	Adaptive:           true,
 	MaxRepeats:         4,
