@@ -219,6 +219,7 @@ func TestSim_Transfers(t *testing.T) {
 		{"push 1 group", 1, 0, blob.ModePush, false, 8000},
 		{"push 10", 10, 0, blob.ModePush, false, 8000},
 		{"push 10 loss 10%", 10, 0.1, blob.ModePush, false, 4000},
+		{"push 10 loss 30%", 10, 0.3, blob.ModePush, false, 2000},
 		{"push 1 loss 30%", 1, 0.3, blob.ModePush, true, 3000},
 		{"pull 1", 1, 0, blob.ModePull, true, 3000},
 		{"pull 3 loss 10%", 3, 0.1, blob.ModePull, false, 2000},
