@@ -227,3 +227,23 @@ func TestScenario_QueueOverflowCounted(t *testing.T) {
 		t.Fatalf("oldest not evicted first: got %x", w.m[2].got[0])
 	}
 }
+
+func TestScenario_Deterministic(t *testing.T) {
+	run := func() (uint64, friend.LPNStats) {
+		w := newWorld(t, 9, 0.1,
+			role{addr: senderAddr},
+			role{addr: friendA, friend: &friend.FriendParams{}},
+			role{addr: friendB, friend: &friend.FriendParams{}},
+			role{addr: lpnAddr, lpn: lpnParams(), subGroup: true},
+		)
+		w.eng.RunFor(20 * time.Second)
+		w.send(0, lpnAddr, payload(1, 60), nil)
+		w.eng.RunFor(20 * time.Second)
+		return w.eng.Digest(), w.m[3].node.LPN().Stats()
+	}
+	d1, s1 := run()
+	d2, s2 := run()
+	if d1 != d2 || s1 != s2 {
+		t.Fatalf("two runs of one seed differ: %x %x\n%+v\n%+v", d1, d2, s1, s2)
+	}
+}

@@ -21,8 +21,10 @@
 //   - ReplayList: the replay protection list, exportable for persistence.
 //   - Layer: the whole transport layer of one node.
 //
-// Not covered: Low Power node and Friend behaviour (OBO acknowledgments are
-// decoded and accepted, never sent), directed forwarding, and the Device Key
+// Friend and Low Power behaviour live in mesh/friend: the Friend reassembles
+// and acknowledges (OBO = 1) for its LPNs itself; here OBO acknowledgments
+// are accepted, and a Low Power node reassembles without acknowledging
+// (NetPDU.FromFriend). Not covered: directed forwarding and the Device Key
 // Candidate.
 //
 // Concurrency: call every method of a Layer on the node's executor. The
