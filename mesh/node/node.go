@@ -81,6 +81,13 @@ type Config struct {
 	// SAR and transport limits; zero values take the transport defaults.
 	SARTx transport.SARTransmitter
 	SARRx transport.SARReceiver
+	// MaxRxMessages and MaxTxMessages bound the segmented messages the
+	// transport reassembles and sends at once; 0: transport's
+	// DefaultMaxRxMessages and DefaultMaxTxMessages. A client that collects
+	// many segmented answers at once (a BLOB Transfer Client querying a
+	// group) needs a larger MaxRxMessages.
+	MaxRxMessages int
+	MaxTxMessages int
 	// NetworkCacheSize is the network message cache size; 0: the default.
 	NetworkCacheSize int
 	// IVTestMode removes the 96-hour IV Update limits.
@@ -274,6 +281,8 @@ func (n *Node) build() error {
 		IsLocal:       n.IsLocal,
 		DefaultTTL:    func() uint8 { return n.st.Features.DefaultTTL },
 		DeliverAccess: n.deliverAccess,
+		MaxRxMessages: c.MaxRxMessages,
+		MaxTxMessages: c.MaxTxMessages,
 	})
 	if err != nil {
 		return fmt.Errorf("node: %w", err)
