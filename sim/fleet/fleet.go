@@ -110,6 +110,10 @@ type Config struct {
 	// is called again for each reboot, so it must return fresh models.
 	// nil: one element with the foundation models only.
 	Models func(i int) []node.Element
+	// NodeOptions, when set, edits node i's node.Config just before the
+	// node is built (at boot and after each reboot): the Friend or Low
+	// Power feature, transport limits, and the like.
+	NodeOptions func(i int, c *node.Config)
 	// Preconfigure, when set, edits node i's entry of the network file
 	// before the node is built from it (AppKeys, model bindings,
 	// subscriptions, publication), as if a Configuration Client had already
@@ -414,6 +418,9 @@ func (f *Fleet) boot(i int) error {
 			k, ok := f.devKey[a]
 			return k, ok
 		}
+	}
+	if f.cfg.NodeOptions != nil {
+		f.cfg.NodeOptions(i, &nc)
 	}
 	n, err := node.New(nc)
 	if err != nil {
