@@ -1,0 +1,770 @@
+package scenario
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/meshdfu/meshdfu/fw"
+	"github.com/meshdfu/meshdfu/mesh"
+	"github.com/meshdfu/meshdfu/mesh/access"
+	"github.com/meshdfu/meshdfu/mesh/node"
+	"github.com/meshdfu/meshdfu/models/blob"
+	"github.com/meshdfu/meshdfu/models/dfu"
+	"github.com/meshdfu/meshdfu/sim"
+	"github.com/meshdfu/meshdfu/sim/fleet"
+	"github.com/meshdfu/meshdfu/sim/topology"
+)
+
+const (
+	// Group is the group address every target's BLOB and Firmware Update
+	// Servers subscribe to.
+	Group = mesh.Address(0xC0DF)
+	// timeoutBase is the Timeout Base of the distribution: 10·(5+1) s of
+	// target inactivity before a target suspends (and the wait for
+	// Transfer Start after Firmware Update Start).
+	timeoutBase = 5
+	// settle is the virtual time run after the distribution ended, so that
+	// the targets' reboots into the new firmware happen.
+	settle = time.Second
+	// stepSlice is the virtual time between two checks of the fault
+	// triggers.
+	stepSlice = 50 * time.Millisecond
+)
+
+var (
+	oldFWID = []byte{0x59, 0x00, 'm', 'd', 0x01, 0x00, 0x00, 0x00}
+	newFWID = []byte{0x59, 0x00, 'm', 'd', 0x01, 0x01, 0x00, 0x00}
+)
+
+// Sample is a snapshot of the run for an Observer.
+type Sample struct {
+	Elapsed time.Duration
+	// Step is the procedure step under way ("upload", "start",
+	// "transfer", "verify", "apply", "confirm", "restart", "done").
+	Step    string
+	Targets []TargetState
+	// Done is set on the last sample.
+	Done bool
+}
+
+// TargetState is one target in a Sample.
+type TargetState struct {
+	Address  string
+	Phase    string  // as the distributor knows it
+	Progress float64 // share of the image it holds, 0–1
+	Failed   bool
+	Final    bool // reached its final phase
+}
+
+// Observer receives samples every Config.SampleInterval of virtual time
+// and at every step change, on the goroutine that called Run. It must not
+// keep s.
+type Observer func(s *Sample)
+
+// lazyClock is node i's clock once the fleet exists: models are built
+// inside fleet.New, before the engine can be asked for clocks.
+type lazyClock struct {
+	w *world
+	i int
+}
+
+func (c lazyClock) Now() time.Time { return c.w.f.Clock(c.i).Now() }
+func (c lazyClock) AfterFunc(d time.Duration, f func()) mesh.Timer {
+	return c.w.f.Clock(c.i).AfterFunc(d, f)
+}
+
+type target struct {
+	idx    int
+	addr   mesh.Address
+	hops   int
+	srv    *dfu.Server
+	store  *blob.MemoryStorage
+	bstate *blob.MemoryStateStore
+	dstate *blob.MemoryStateStore
+	images []dfu.FirmwareInformation
+
+	fault    FaultKind
+	expected dfu.Phase
+
+	phase  dfu.Phase
+	status dfu.Status
+	err    error
+	final  bool
+	doneAt time.Duration
+
+	pastChunks uint64 // new chunks written by server instances before reboots
+	progress   float64
+	series     []Point
+}
+
+type world struct {
+	cfg    Config
+	ctx    context.Context
+	obs    Observer
+	f      *fleet.Fleet
+	topo   *topology.Topology
+	ctl    *sim.Clock // the scenario's own executor, never reset
+	strat  blob.Strategy
+	group  mesh.Address
+	img    *Image
+	pub    ed25519.PublicKey
+	dist   distributor
+	tg     []*target // tg[k] is fleet node k+1
+	byAddr map[mesh.Address]*target
+	// confirmed is the share of the image each target confirmed to the
+	// distributor's BLOB client.
+	confirmed map[mesh.Address]float64
+
+	step      string
+	steps     []PhaseSpan
+	ended     bool
+	endAt     time.Duration
+	endErr    error
+	xferStart time.Duration
+	xferEnd   time.Duration
+	chunkSize uint16
+	xfer      blob.ServerTransfer
+	xferKnown bool
+
+	pending  []Fault // triggered faults not yet fired
+	bursting int
+	err      error // a failure of the harness itself
+}
+
+// Run simulates the update cfg describes and returns its Result. obs may
+// be nil. The run is a pure function of cfg (except Result.WallSeconds);
+// ctx cancels it between slices of virtual time.
+func Run(ctx context.Context, cfg Config, obs Observer) (*Result, error) {
+	wall := time.Now()
+	cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	w := &world{cfg: cfg, ctx: ctx, obs: obs, group: Group, byAddr: map[mesh.Address]*target{}, confirmed: map[mesh.Address]float64{}}
+	if err := w.build(); err != nil {
+		return nil, err
+	}
+	if err := w.run(); err != nil {
+		return nil, err
+	}
+	res := w.result()
+	res.WallSeconds = math.Round(time.Since(wall).Seconds()*1000) / 1000
+	return res, nil
+}
+
+// buildTopology returns the layout: node 0 is the distributor.
+func (c *Config) buildTopology() (*topology.Topology, error) {
+	loss := sim.Independent(c.Loss)
+	if c.Burst {
+		loss = sim.Bursty(c.Loss, BurstLength)
+	}
+	n := c.Targets + 1
+	switch c.Topology {
+	case "single-hop":
+		return topology.SingleHop(n, loss), nil
+	case "line":
+		return topology.Line(n, loss), nil
+	case "grid":
+		cols := int(math.Ceil(math.Sqrt(float64(n))))
+		rows := (n + cols - 1) / cols
+		return trim(topology.Grid(rows, cols, 1.5, loss), n), nil
+	case "building":
+		// About 36 m² per node on one floor, 12 m of radio range: a few
+		// hops across, several neighbours each. A layout that came out
+		// disconnected is drawn again from the next seed.
+		side := 6 * math.Sqrt(float64(n))
+		for k := uint64(0); k < 64; k++ {
+			t := topology.RandomBuilding(topology.Building{Nodes: n, Width: side, Height: side, Range: 12, Loss: loss}, c.Seed+k)
+			if t.Connected() {
+				return t, nil
+			}
+		}
+		return nil, fmt.Errorf("%w: no connected building layout for %d nodes", ErrConfig, n)
+	}
+	t, err := topology.LoadFile(c.Topology)
+	if err != nil {
+		return nil, fmt.Errorf("%w: topology %q: %w (want single-hop, line, grid, building or a topology file)", ErrConfig, c.Topology, err)
+	}
+	if c.Targets != 0 && c.Targets != t.Len()-1 {
+		return nil, fmt.Errorf("%w: --nodes %d but %s has %d nodes (the distributor and %d targets)", ErrConfig, c.Targets, c.Topology, t.Len(), t.Len()-1)
+	}
+	if t.Len() < 2 {
+		return nil, fmt.Errorf("%w: topology %s has %d nodes; it needs a distributor and a target", ErrConfig, c.Topology, t.Len())
+	}
+	c.Targets = t.Len() - 1
+	return t, nil
+}
+
+// trim keeps the first n nodes of t and the links between them.
+func trim(t *topology.Topology, n int) *topology.Topology {
+	out := &topology.Topology{Name: t.Name, Nodes: t.Nodes[:n]}
+	for _, l := range t.Links {
+		if l.From < n && l.To < n {
+			out.Links = append(out.Links, l)
+		}
+	}
+	return out
+}
+
+// buildImage makes a firmware image, its signed metadata and the image
+// file of exactly c.ImageSize octets, with keys from the seed.
+func (w *world) buildImage() error {
+	r := rand.New(rand.NewPCG(w.cfg.Seed, 0x696d616765)) // "image"
+	seed := make([]byte, 64)
+	for i := range seed {
+		seed[i] = byte(r.Uint32())
+	}
+	pub, priv, err := fw.GenerateKey(bytes.NewReader(seed))
+	if err != nil {
+		return err
+	}
+	w.pub = pub
+	make1 := func(n int) (*Image, error) {
+		image := make([]byte, n)
+		for i := range image {
+			image[i] = byte(r.Uint32())
+		}
+		m, err := fw.NewMetadata("1.1.0", image, 0)
+		if err != nil {
+			return nil, err
+		}
+		if err := m.Sign(priv, newFWID); err != nil {
+			return nil, err
+		}
+		meta, err := m.Marshal()
+		if err != nil {
+			return nil, err
+		}
+		file := fw.ImageFile{FirmwareID: newFWID, Metadata: meta, Image: image}
+		b, err := file.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		return &Image{FirmwareID: newFWID, Metadata: meta, File: b, BLOBID: r.Uint64()}, nil
+	}
+	probe, err := make1(w.cfg.ImageSize)
+	if err != nil {
+		return fmt.Errorf("scenario: image: %w", err)
+	}
+	over := len(probe.File) - w.cfg.ImageSize
+	img, err := make1(w.cfg.ImageSize - over)
+	if err != nil {
+		return fmt.Errorf("scenario: image: %w", err)
+	}
+	w.img = img
+	return nil
+}
+
+func (w *world) build() error {
+	topo, err := w.cfg.buildTopology()
+	if err != nil {
+		return err
+	}
+	w.topo = topo
+	if err := w.buildImage(); err != nil {
+		return err
+	}
+	w.strat = blob.StrategyMeshdfu
+	if w.cfg.Profile == "zephyr" {
+		w.strat = blob.StrategyZephyr
+	}
+	w.dist = &direct{w: w, idx: 0, strat: w.strat}
+	n := topo.Len()
+	hops := topo.Hops(0)
+	w.tg = make([]*target, n-1)
+	for k := range w.tg {
+		w.tg[k] = &target{idx: k + 1, hops: hops[k+1], store: &blob.MemoryStorage{}, bstate: &blob.MemoryStateStore{},
+			dstate: &blob.MemoryStateStore{}, expected: dfu.PhaseApplySuccess, phase: dfu.PhaseIdle,
+			images: []dfu.FirmwareInformation{{FirmwareID: oldFWID, UpdateURI: "https://fw.example.com/meshdfu"}}}
+	}
+	if err := w.planFaults(); err != nil {
+		return err
+	}
+	ntx := w.strat.NetworkTransmit
+	relays := fleet.RelaysDominating
+	if w.cfg.Topology == "single-hop" {
+		relays = fleet.RelaysNone
+	}
+	w.f, err = fleet.New(fleet.Config{
+		Seed: w.cfg.Seed, Topology: topo, Relays: relays,
+		NetworkTransmit: &ntx, SARTx: w.strat.SAR, SARRx: w.strat.TargetSARRx,
+		Preconfigure: fleet.PreconfigureApp(0, w.group),
+		Capture:      w.cfg.Capture, Logger: w.cfg.Logger,
+		Models: func(i int) []node.Element {
+			if e := w.dist.elements(i); e != nil {
+				return e
+			}
+			return []node.Element{{Models: w.newServer(w.tg[i-1]).Models()}}
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("scenario: %w", err)
+	}
+	w.ctl = w.f.Engine().Clock(-1)
+	w.dist.attach()
+	for _, t := range w.tg {
+		t.addr = w.f.Address(t.idx)
+		w.byAddr[t.addr] = t
+		t.srv.SetLayer(w.f.Node(t.idx).Access())
+		if t.fault == FaultTargetOffline {
+			w.f.PowerOff(t.idx)
+		}
+	}
+	return nil
+}
+
+// planFaults picks the targets of each fault from the seed: a target gets
+// at most one fault.
+func (w *world) planFaults() error {
+	r := rand.New(rand.NewPCG(w.cfg.Seed, 0x6661756c74)) // "fault"
+	order := r.Perm(len(w.tg))
+	next := 0
+	for _, f := range w.cfg.Faults {
+		switch f.Kind {
+		case FaultTargetReboot, FaultTargetOffline, FaultTamper:
+			if next+f.Count > len(order) {
+				return fmt.Errorf("%w: --fault %s: only %d of %d targets left to sabotage", ErrConfig, f, len(order)-next, len(w.tg))
+			}
+			for _, k := range order[next : next+f.Count] {
+				t := w.tg[k]
+				t.fault = f.Kind
+				switch f.Kind {
+				case FaultTargetOffline:
+					t.expected = dfu.PhaseTransferError
+				case FaultTamper:
+					t.expected = dfu.PhaseVerificationFailed
+				}
+			}
+			next += f.Count
+		}
+		if f.Kind != FaultTargetOffline && f.Kind != FaultTamper {
+			w.pending = append(w.pending, f)
+		}
+	}
+	return nil
+}
+
+// newServer builds target t's Firmware Update Server from its durable
+// state, at boot and after every reboot.
+func (w *world) newServer(t *target) *dfu.Server {
+	// Stats of the instance being replaced still count.
+	if t.srv != nil {
+		t.pastChunks += t.srv.BLOB().Stats().Chunks
+	}
+	store := t.store
+	fwh := &dfu.Firmware{PublicKey: w.pub, Data: store.Data}
+	size := max(uint32(1<<20), uint32(len(w.img.File)))
+	cfg := dfu.ServerConfig{
+		Clock:  lazyClock{w, t.idx},
+		Logger: w.logger(t.idx),
+		Images: t.images,
+		State:  t.dstate,
+		BLOB: blob.ServerConfig{
+			Storage: store, State: t.bstate,
+			Rand:            rand.New(rand.NewPCG(w.cfg.Seed, uint64(t.idx))),
+			MinBlockSizeLog: 6, MaxBlockSizeLog: 12, MaxTotalChunks: 256, MaxBLOBSize: size,
+		},
+		OnApplied: func(_ uint8, _ dfu.AdditionalInfo, images []dfu.FirmwareInformation) {
+			t.images = images
+			// The emulated device reboots into the new firmware.
+			w.ctl.AfterFunc(20*time.Millisecond, func() { w.rebootTarget(t) })
+		},
+	}
+	if t.fault == FaultTamper {
+		cfg.BLOB.OnComplete = func(id uint64) {
+			if d := store.Data(id); len(d) > 100 {
+				d[len(d)/2] ^= 0xff // corrupted on the way into flash
+			}
+		}
+	}
+	fwh.Install(&cfg)
+	s, err := dfu.NewServer(cfg)
+	if err != nil {
+		panic(fmt.Sprintf("scenario: target server: %v", err)) // static configuration
+	}
+	// Note the Chunk Size of the first block the targets are given.
+	ops := s.BLOB().Model().Ops
+	for i := range ops {
+		if ops[i].Opcode == blob.OpBlockStart {
+			h := ops[i].Handler
+			ops[i].Handler = func(ctx *access.Context, p []byte) {
+				var m blob.BlockStart
+				if w.chunkSize == 0 && m.Unmarshal(p) == nil && m.ChunkSize != 0 {
+					w.chunkSize = m.ChunkSize
+				}
+				h(ctx, p)
+			}
+		}
+	}
+	t.srv = s
+	return s
+}
+
+// logger is node i's model logger (nil when the scenario has none).
+func (w *world) logger(i int) *slog.Logger {
+	if w.cfg.Logger == nil || w.f == nil {
+		return w.cfg.Logger
+	}
+	return w.f.Engine().Logger(sim.NodeID(i), w.cfg.Logger.Handler())
+}
+
+func (w *world) rebootTarget(t *target) {
+	if !w.f.IsOn(t.idx) {
+		return
+	}
+	if err := w.f.Reboot(t.idx); err != nil {
+		w.err = err
+		return
+	}
+	t.srv.SetLayer(w.f.Node(t.idx).Access())
+}
+
+func (w *world) setStep(s string) {
+	now := w.f.Elapsed()
+	if n := len(w.steps); n > 0 {
+		last := &w.steps[n-1]
+		last.Duration = now.Seconds() - last.Start
+	}
+	switch {
+	case s == "transfer" && w.xferStart == 0:
+		w.xferStart = now
+	case w.step == "transfer" && s != "transfer" && s != "restart":
+		w.xferEnd = now
+	}
+	w.step = s
+	if s != "done" {
+		w.steps = append(w.steps, PhaseSpan{Name: s, Start: now.Seconds()})
+	}
+	w.sample(false)
+}
+
+func (w *world) onTarget(r dfu.TargetResult) {
+	t := w.byAddr[r.Address]
+	if t == nil || t.final {
+		return
+	}
+	t.phase, t.status, t.err = r.Phase, r.Status, r.Err
+	switch {
+	case r.Err != nil:
+		t.final = true
+		if t.phase == dfu.PhaseUnknown || t.phase == dfu.PhaseIdle || t.phase == dfu.PhaseTransferActive {
+			// The distributor lost it before it could tell more.
+			t.phase = dfu.PhaseTransferError
+		}
+	case r.Phase == dfu.PhaseApplySuccess:
+		t.final = true
+	}
+	if t.final {
+		t.doneAt = w.f.Elapsed()
+	}
+}
+
+func (w *world) run() error {
+	w.setStep("upload")
+	w.dist.upload(w.img, w.cfg.Upload, func(err error) {
+		if err != nil {
+			w.endErr, w.ended = err, true
+			return
+		}
+		var addrs []mesh.Address
+		for _, t := range w.tg {
+			addrs = append(addrs, t.addr)
+		}
+		ev := events{onStep: w.setStep, onTarget: w.onTarget, onEnd: func(err error) {
+			if !w.ended {
+				w.ended, w.endErr, w.endAt = true, err, w.f.Elapsed()
+			}
+		}}
+		if err := w.dist.distribute(addrs, ev); err != nil {
+			w.endErr, w.ended = err, true
+		}
+	})
+	next := w.cfg.SampleInterval
+	for !w.ended && w.f.Elapsed() < w.cfg.Limit {
+		if err := w.ctx.Err(); err != nil {
+			return err
+		}
+		w.f.RunFor(stepSlice)
+		if w.err != nil {
+			return fmt.Errorf("scenario: %w", w.err)
+		}
+		w.updateProgress()
+		w.fireFaults()
+		if w.f.Elapsed() >= next {
+			w.sample(false)
+			next = w.f.Elapsed() + w.cfg.SampleInterval
+		}
+	}
+	if !w.ended {
+		w.endAt = w.f.Elapsed()
+		w.endErr = fmt.Errorf("scenario: no end within %v of virtual time", w.cfg.Limit)
+	}
+	w.f.RunFor(settle)
+	w.updateProgress()
+	for _, t := range w.tg {
+		if !t.final {
+			t.final, t.doneAt = true, w.endAt
+			if t.err == nil {
+				t.err = fmt.Errorf("did not finish: %s when the distribution ended", t.phase)
+			}
+		}
+	}
+	w.setStep("done")
+	w.sample(true)
+	return nil
+}
+
+// progressOf is the share of the image target t holds.
+func (w *world) progressOf(t *target) float64 {
+	if t.phase == dfu.PhaseApplySuccess || (t.phase >= dfu.PhaseVerifyingUpdate && t.phase <= dfu.PhaseApplyingUpdate) {
+		return 1
+	}
+	b := t.srv.BLOB()
+	if b.Phase() == blob.PhaseComplete {
+		return 1
+	}
+	if x, ok := b.Transfer(); ok && !w.xferKnown {
+		w.xfer, w.xferKnown = x, true
+	}
+	v := 0.0
+	if done, total := b.Progress(); total > 0 {
+		v = float64(done) / float64(total)
+	}
+	if p, ok := w.confirmed[t.addr]; ok {
+		v = max(v, p)
+	}
+	return min(v, 0.999)
+}
+
+func (w *world) updateProgress() {
+	now := w.f.Elapsed().Seconds()
+	size := float64(len(w.img.File))
+	for _, p := range w.dist.progress() {
+		v := float64(p.OctetsDone) / size
+		if p.Block >= 0 && p.Chunks > 0 && !p.Complete {
+			bs := 1 << w.xfer.BlockSizeLog
+			v += float64(p.ChunksDone) / float64(p.Chunks) * float64(bs) / size
+		}
+		w.confirmed[p.Target] = v
+	}
+	for _, t := range w.tg {
+		v := max(t.progress, w.progressOf(t))
+		if v != t.progress || len(t.series) == 0 {
+			if len(t.series) == 0 && v > 0 {
+				t.series = append(t.series, Point{T: 0, V: 0})
+			}
+			t.progress = v
+			t.series = append(t.series, Point{T: round3(now), V: v})
+		}
+	}
+}
+
+// meanProgress is the share of the image the targets hold on average;
+// targets planned offline do not count.
+func (w *world) meanProgress() float64 {
+	sum, n := 0.0, 0
+	for _, t := range w.tg {
+		if t.fault != FaultTargetOffline {
+			sum += t.progress
+			n++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return sum / float64(n)
+}
+
+// fireFaults runs the timed faults whose moment has come: the transfer
+// must be under way and the targets must hold At of the image.
+func (w *world) fireFaults() {
+	if w.xferStart == 0 || len(w.pending) == 0 {
+		return
+	}
+	mean := w.meanProgress()
+	keep := w.pending[:0]
+	for _, f := range w.pending {
+		if mean < f.At {
+			keep = append(keep, f)
+			continue
+		}
+		w.fire(f)
+	}
+	w.pending = keep
+}
+
+func (w *world) fire(f Fault) {
+	switch f.Kind {
+	case FaultTargetReboot:
+		for _, t := range w.tg {
+			if t.fault == FaultTargetReboot {
+				w.rebootTarget(t)
+			}
+		}
+	case FaultDistributorRestart:
+		if err := w.dist.restart(); err != nil {
+			w.err = err
+		}
+	case FaultLossBurst:
+		w.setLinks(func(l topology.Link) sim.Loss { return sim.Independent(BurstLoss) })
+		w.bursting++
+		w.ctl.AfterFunc(f.For, func() {
+			w.bursting--
+			if w.bursting == 0 {
+				w.setLinks(func(l topology.Link) sim.Loss { return l.Loss })
+			}
+		})
+	}
+}
+
+func (w *world) setLinks(loss func(topology.Link) sim.Loss) {
+	m := w.f.Medium()
+	for _, l := range w.f.Topology().Links {
+		if err := m.SetLink(sim.NodeID(l.From), sim.NodeID(l.To), loss(l)); err != nil {
+			w.err = err
+		}
+	}
+}
+
+func (w *world) sample(done bool) {
+	if w.obs == nil {
+		return
+	}
+	s := &Sample{Elapsed: w.f.Elapsed(), Step: w.step, Done: done, Targets: make([]TargetState, len(w.tg))}
+	for k, t := range w.tg {
+		s.Targets[k] = TargetState{Address: t.addr.String(), Phase: phaseName(t), Progress: t.progress, Failed: t.err != nil, Final: t.final}
+	}
+	w.obs(s)
+}
+
+// phaseName is the target's phase for people: the specification's name.
+func phaseName(t *target) string {
+	if t.phase == dfu.PhaseUnknown {
+		return "Idle"
+	}
+	return t.phase.String()
+}
+
+func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
+
+// reason says why t failed, in words.
+func (w *world) reason(t *target) string {
+	if t.err == nil {
+		return ""
+	}
+	msg := t.err.Error()
+	if t.phase == dfu.PhaseVerificationFailed && t.srv != nil && t.srv.VerifyError() != nil {
+		msg = "target rejected the image: " + t.srv.VerifyError().Error()
+	}
+	msg = strings.TrimPrefix(msg, "dfu: ")
+	return msg
+}
+
+func (w *world) result() *Result {
+	c := w.cfg
+	r := &Result{Seed: c.Seed, VirtualDuration: round3(w.endAt.Seconds()), ImageBytes: len(w.img.File), Nodes: len(w.tg)}
+	relays := 0
+	for _, on := range w.f.Relays() {
+		if on {
+			relays++
+		}
+	}
+	maxHops := 0
+	for _, t := range w.tg {
+		maxHops = max(maxHops, t.hops)
+	}
+	addressing := "group"
+	if c.Unicast {
+		addressing = "unicast"
+	}
+	r.Network = Network{Topology: w.topo.Name, Nodes: w.f.Len(), Relays: relays, MaxHops: maxHops, Loss: c.Loss, Burst: c.Burst,
+		Distributor: w.f.Address(0).String(), Role: w.dist.name(), Profile: c.Profile, Upload: c.Upload, Addressing: addressing}
+	r.OK = w.err == nil
+	for _, t := range w.tg {
+		tr := TargetResult{Address: t.addr.String(), FinalPhase: phaseName(t), Status: t.status.String(), Reason: w.reason(t),
+			Expected: t.expected.String(), CompletedAt: round3(t.doneAt.Seconds()), Hops: t.hops}
+		if t.fault != 0 {
+			tr.Fault = t.fault.String()
+		}
+		if tr.FinalPhase != tr.Expected {
+			r.OK = false
+		}
+		r.Targets = append(r.Targets, tr)
+		r.Series = append(r.Series, TargetSeries{Address: tr.Address, Points: t.series})
+	}
+	// Transfer figures.
+	end := w.xferEnd
+	if end == 0 && w.xferStart != 0 {
+		end = w.endAt
+	}
+	if d := (end - w.xferStart).Seconds(); w.xferStart != 0 && d > 0 {
+		r.Transfer.Duration = round3(d)
+		r.Transfer.Goodput = round3(float64(r.ImageBytes) / d)
+	}
+	gap := w.f.Medium().Config().MinGap
+	if gap <= 0 {
+		gap = sim.DefaultMinGap
+	}
+	r.Transfer.Bound = round3(12 / gap.Seconds())
+	if r.Transfer.Bound > 0 {
+		r.Transfer.Efficiency = math.Round(r.Transfer.Goodput/r.Transfer.Bound*10000) / 10000
+	}
+	r.Transfer.ChunkSize = int(w.chunkSize)
+	if w.xferKnown {
+		r.Transfer.BlockSize = 1 << w.xfer.BlockSizeLog
+		r.Transfer.Mode = strings.ToLower(w.xfer.Mode.String())
+	}
+	r.Phases = w.steps
+	for i := range r.Phases {
+		r.Phases[i].Start, r.Phases[i].Duration = round3(r.Phases[i].Start), round3(r.Phases[i].Duration)
+	}
+	// Air.
+	m := w.f.Metrics()
+	r.Air = Air{PDUs: m.Medium.Transmissions, AirTime: round3(m.Medium.AirTime.Seconds()), Collisions: m.Medium.Lost.Collision,
+		Lost: m.Medium.Lost.Total(), Deliveries: m.Medium.Deliveries}
+	for i, nm := range m.Nodes {
+		role := "target"
+		if i == 0 {
+			role = "distributor"
+		}
+		if nm.Relay {
+			role = "relay+" + role
+		}
+		per := 0.0
+		if nm.Radio.Transmissions > 0 {
+			per = nm.Radio.AirTime.Seconds() / float64(nm.Radio.Transmissions)
+		}
+		// Transmissions of messages split between own and relayed in the
+		// proportion of the PDUs handed to the advertiser.
+		msgs := float64(min(nm.Radio.TxByKind.Message, nm.Radio.Transmissions))
+		other := float64(nm.Radio.Transmissions) - msgs
+		share := 0.0
+		if nm.Radio.Sent > 0 {
+			share = float64(nm.Radio.Relayed) / float64(nm.Radio.Sent)
+		}
+		r.AirByNode = append(r.AirByNode, NodeAir{Address: nm.Address.String(), Role: role,
+			Own: per * msgs * (1 - share), Relayed: per * msgs * share, Beacons: per * other})
+	}
+	k := w.f.Keys()
+	r.Keys = Keys{NetKey: strings.TrimPrefix(k.NetKey, "0x"), IVIndex: strings.TrimPrefix(k.IVIndex, "0x")}
+	if len(k.AppKeys) > 0 {
+		r.Keys.AppKey = strings.TrimPrefix(k.AppKeys[0], "0x")
+	}
+	r.Faults = []string{}
+	for _, f := range c.Faults {
+		r.Faults = append(r.Faults, f.String())
+	}
+	if w.endErr != nil && r.OK {
+		// Every target as planned but the distribution reported an error
+		// (e.g. every target was sabotaged): still as planned.
+		r.OK = true
+	}
+	return r
+}
