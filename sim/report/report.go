@@ -38,7 +38,7 @@ func Write(w io.Writer, r *scenario.Result) error {
 
 var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"pct": func(v float64) string { return fmt.Sprintf("%.1f %%", v*100) },
-	"ok": func(t scenario.TargetResult) bool { return t.FinalPhase == t.Expected },
+	"ok":  func(t scenario.TargetResult) bool { return t.FinalPhase == t.Expected },
 }).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>

@@ -48,8 +48,8 @@ type distributor interface {
 	upload(img *Image, how string, done func(error))
 	// distribute updates targets with the uploaded image.
 	distribute(targets []mesh.Address, ev events) error
-	// restart power-cycles the distributor node; it resumes the
-	// distribution from what it persisted.
+	// restart power-cycles the distributor node; it carries on with the
+	// distribution it persisted.
 	restart() error
 	// progress is the BLOB transfer's view of each target (what the
 	// targets confirmed), nil before the transfer.
@@ -65,7 +65,7 @@ const restartDelay = 2 * time.Second
 // the SAR budget of a segmented Start several hops away, so copies do not
 // pile up behind each other on the relays (see sim/fleet's package doc).
 const (
-	requestTimeout = 30 * time.Second
+	requestTimeout = 20 * time.Second
 	requestRetries = 2
 )
 
@@ -132,10 +132,8 @@ func (d *direct) distribute(targets []mesh.Address, ev events) error {
 	return nil
 }
 
-// run starts (or, after a restart, resumes) the update of every target
-// that has not failed: targets still in Transfer Active with the same
-// BLOB ID accept the same Start again and the BLOB transfer continues
-// from the blocks they hold.
+// run starts the update of every target that has not failed (again,
+// after a restart).
 func (d *direct) run() {
 	gen := d.gen
 	var ts []dfu.Target
@@ -202,6 +200,18 @@ func (d *direct) restart() error {
 	if d.ev.onStep != nil {
 		d.ev.onStep("restart")
 	}
-	d.w.f.Clock(d.idx).AfterFunc(restartDelay, d.run)
+	// Resuming a transfer mid-block after the client lost its state was
+	// seen to fail (targets answer Block Start with Wrong Phase), so the
+	// restarted distributor cancels the update on every target still in
+	// it and starts the distribution again from the beginning.
+	d.w.f.Clock(d.idx).AfterFunc(restartDelay, func() {
+		var active []mesh.Address
+		for _, a := range d.targets {
+			if !d.failed[a] {
+				active = append(active, a)
+			}
+		}
+		d.cli.Cancel(active, func(mesh.Address, *dfu.UpdateStatus, error) {}, d.run)
+	})
 	return nil
 }

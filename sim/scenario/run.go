@@ -26,10 +26,10 @@ const (
 	// Group is the group address every target's BLOB and Firmware Update
 	// Servers subscribe to.
 	Group = mesh.Address(0xC0DF)
-	// timeoutBase is the Timeout Base of the distribution: 10·(5+1) s of
+	// timeoutBase is the Timeout Base of the distribution: 10·(10+1) s of
 	// target inactivity before a target suspends (and the wait for
 	// Transfer Start after Firmware Update Start).
-	timeoutBase = 5
+	timeoutBase = 10
 	// settle is the virtual time run after the distribution ended, so that
 	// the targets' reboots into the new firmware happen.
 	settle = time.Second
