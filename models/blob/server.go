@@ -80,6 +80,22 @@ type ServerConfig struct {
 	// report leaves as soon as the chunks of the previous one arrived.
 	PullWaitForTimer bool
 
+	// LPN, on a Low Power node, is the node's Low Power feature: the
+	// server then supports Pull mode only (unless Modes says otherwise),
+	// caps Max Chunk Size and the chunks per report to the Friend Queue
+	// granted, and polls the Friend during a transfer (server_lpn.go;
+	// docs/friend-lpn.md "Pull BLOB sizing"). A PullRequestCount set
+	// explicitly is then an upper bound. nil on other nodes.
+	LPN LowPower
+	// LPNQueueReserve is how many Friend Queue entries requested chunks
+	// leave free; 0: DefaultLPNQueueReserve; negative: none (Zephyr).
+	LPNQueueReserve int
+	// LPNPollInterval is the poll period while requested chunks are due,
+	// LPNIdlePollInterval in the other phases of a transfer; 0: the
+	// defaults; negative: no periodic poll (only the one after each
+	// report, as Zephyr). At most MaxPollInterval.
+	LPNPollInterval, LPNIdlePollInterval time.Duration
+
 	// OnStart runs when a Transfer Start is about to be accepted; an error
 	// refuses it with Internal Error (the transfer is cancelled).
 	OnStart func(t ServerTransfer) error
@@ -120,6 +136,18 @@ func (c *ServerConfig) withDefaults() {
 	}
 	if c.Modes == 0 {
 		c.Modes = SupportPush | SupportPull
+		if c.LPN != nil {
+			c.Modes = SupportPull // MshMBT: Pull mode serves Low Power nodes
+		}
+	}
+	if c.LPNQueueReserve == 0 {
+		c.LPNQueueReserve = DefaultLPNQueueReserve
+	}
+	if c.LPNPollInterval == 0 {
+		c.LPNPollInterval = DefaultLPNPollInterval
+	}
+	if c.LPNIdlePollInterval == 0 {
+		c.LPNIdlePollInterval = DefaultLPNIdlePollInterval
 	}
 	if c.PullRequestCount == 0 {
 		c.PullRequestCount = DefaultPullRequestCount
@@ -151,6 +179,8 @@ func (c *ServerConfig) validate() error {
 		return fmt.Errorf("%w: modes %s", ErrServerConfig, c.Modes)
 	case c.PullRequestCount < 1 || c.ReportInterval < time.Second || c.ReportInterval > MaxPollInterval:
 		return fmt.Errorf("%w: pull request count %d, report interval %v", ErrServerConfig, c.PullRequestCount, c.ReportInterval)
+	case c.LPNPollInterval > MaxPollInterval || c.LPNIdlePollInterval > MaxPollInterval:
+		return fmt.Errorf("%w: LPN poll intervals %v, %v above T_MBPI %v", ErrServerConfig, c.LPNPollInterval, c.LPNIdlePollInterval, MaxPollInterval)
 	}
 	return nil
 }
@@ -164,6 +194,8 @@ type ServerStats struct {
 	RejectedChunks  uint64 // chunks in the wrong phase, out of range or of the wrong size
 	WriteErrors     uint64 // chunk writes or syncs that failed
 	Reports         uint64 // Partial Block Reports sent
+	Polls           uint64 // Friend Polls asked of the Low Power feature (ServerConfig.LPN)
+	PollErrors      uint64 // of which refused (no friendship)
 	Saves           uint64 // state records written
 }
 
@@ -212,6 +244,8 @@ type Server struct {
 	asked    ChunkSet
 	lingered bool // Complete in Pull mode, still sending empty reports
 
+	lpn lpnState // on a Low Power node (server_lpn.go)
+
 	rxTimer     mesh.Timer
 	rxGen       uint64
 	reportTimer mesh.Timer
@@ -229,11 +263,13 @@ const notSet = 0xffff
 // (its storage reopened with resume), Complete or Waiting for Transfer
 // Start as it was.
 func NewServer(cfg ServerConfig) (*Server, error) {
+	maxRequest := cfg.PullRequestCount
 	cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, block: notSet, chunkSize: notSet, ttl: access.DefaultTTL}
+	s.lpn.maxRequest = maxRequest
 	s.out = s.send
 	s.model = &access.Model{
 		ID: ServerModelID,
@@ -285,7 +321,7 @@ func (s *Server) Stats() ServerStats { return s.stats }
 func (s *Server) Capabilities() InformationStatus {
 	return InformationStatus{
 		MinBlockSizeLog: s.cfg.MinBlockSizeLog, MaxBlockSizeLog: s.cfg.MaxBlockSizeLog,
-		MaxTotalChunks: s.cfg.MaxTotalChunks, MaxChunkSize: s.cfg.MaxChunkSize,
+		MaxTotalChunks: s.cfg.MaxTotalChunks, MaxChunkSize: s.maxChunkSize(),
 		MaxBLOBSize: s.cfg.MaxBLOBSize, MTU: s.cfg.MTU, Modes: s.cfg.Modes,
 	}
 }
@@ -423,6 +459,7 @@ func (s *Server) setPhase(p Phase) {
 		return
 	}
 	s.phase = p
+	s.lpnSchedule(false)
 	s.log.Info("blob: server phase", slog.String("phase", p.String()), slog.String("from", old.String()))
 	if s.cfg.OnPhase != nil {
 		s.cfg.OnPhase(old, p)
@@ -467,6 +504,7 @@ func (s *Server) respond(req *access.Context, m access.Message) {
 	delay := access.ReplyDelayMin + time.Duration(s.cfg.Rand.Int64N(int64(maxDelay-access.ReplyDelayMin)+1))
 	raw := &rawMessage{op: m.Opcode(), params: params}
 	s.cfg.Clock.AfterFunc(delay, func() { s.out(&ctx, raw) })
+	s.lpnAnswered()
 }
 
 func (s *Server) send(ctx *access.Context, m access.Message) {

@@ -43,7 +43,7 @@ func (s *Server) blockStartStatus(m *BlockStart) Status {
 	}
 	mtu := int(s.xfer.MTU)
 	full := min(uint64(s.xfer.Size), BlockSize(s.xfer.BlockSizeLog))
-	if m.ChunkSize == 0 || m.ChunkSize > s.cfg.MaxChunkSize || int(m.ChunkSize) > mtu-3 {
+	if m.ChunkSize == 0 || m.ChunkSize > s.maxChunkSize() || int(m.ChunkSize) > mtu-3 {
 		return StatusInvalidChunkSize
 	}
 	if n := (full + uint64(m.ChunkSize) - 1) / uint64(m.ChunkSize); n > uint64(s.cfg.MaxTotalChunks) || n > uint64(8*(mtu-6)) {
@@ -129,7 +129,7 @@ func (s *Server) blockStatus(st Status) *BlockStatus {
 	case s.xfer.Mode == ModePull && s.phase != PhaseInactive:
 		m.Format = FormatEncodedList
 		if missing > 0 {
-			m.EncodedMissing = s.missing.AppendList(nil, s.cfg.PullRequestCount)
+			m.EncodedMissing = s.missing.AppendList(nil, s.pullRequestCount())
 		}
 	case missing == s.chunkCount:
 		m.Format = FormatAllMissing

@@ -23,10 +23,11 @@ import (
 // the first chunks.
 func (s *Server) startPull() {
 	s.asked.Reset(s.chunkCount)
-	for _, c := range s.missing.AppendList(s.list[:0], s.cfg.PullRequestCount) {
+	for _, c := range s.missing.AppendList(s.list[:0], s.pullRequestCount()) {
 		s.asked.Set(int(c))
 	}
 	s.armReportTimer()
+	s.lpnSchedule(true) // chunks are due: the busy poll period
 }
 
 // pullChunk notes the arrival of chunk idx of the open block.
@@ -45,7 +46,7 @@ func (s *Server) pullChunk(idx int) {
 func (s *Server) sendReport() {
 	s.list = s.list[:0]
 	if s.phase == PhaseWaitingForChunk {
-		s.list = s.missing.AppendList(s.list, s.cfg.PullRequestCount)
+		s.list = s.missing.AppendList(s.list, s.pullRequestCount())
 	}
 	s.asked.Reset(s.chunkCount)
 	for _, c := range s.list {
@@ -58,6 +59,7 @@ func (s *Server) sendReport() {
 	if s.rxTimer != nil {
 		s.armReportTimer()
 	}
+	s.lpnPollNow() // on an LPN: the requested chunks wait at the Friend
 }
 
 func (s *Server) armReportTimer() {
