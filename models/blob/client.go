@@ -217,6 +217,9 @@ type cliTarget struct {
 	pullPending bool // has requests not yet sent
 
 	complete bool
+
+	hops int          // hops from the client, from its answers' TTL (0: unknown)
+	rtt  rttEstimator // its unicast round trips
 }
 
 // pullMinLoss is the smallest loss a Pull-mode group transfer sizes its
@@ -246,6 +249,8 @@ type Client struct {
 	stats   ClientStats
 	gen     uint64 // bumped on every stop, so stale timers do nothing
 	rts     []*roundtrip
+	hopsMax int       // the farthest target heard, in hops (0: none yet)
+	airNext time.Time // network air booked until (transfers over relays)
 
 	// block state
 	block     int
@@ -384,6 +389,7 @@ func (c *Client) Start(x Transfer) error {
 	c.probeSent, c.probeAnswered = 0, 0
 	c.block = -1
 	c.lim = Limits{}
+	c.hopsMax, c.airNext = 0, time.Time{}
 	c.retrieveCapabilities()
 	return nil
 }
@@ -405,9 +411,9 @@ func (c *Client) active() []*cliTarget {
 	return out
 }
 
-// send sends msg to dst (a target, or the transfer's group).
-func (c *Client) send(dst mesh.Address, msg access.Message, done func(error)) bool {
-	ctx := access.Context{Dst: dst, AppKeyIndex: c.cfg.AppKeyIndex, TTL: c.cfg.TTL}
+// send sends msg to dst (a target, or the transfer's group) with ttl.
+func (c *Client) send(dst mesh.Address, ttl uint8, msg access.Message, done func(error)) bool {
+	ctx := access.Context{Dst: dst, AppKeyIndex: c.cfg.AppKeyIndex, TTL: ttl}
 	if dst.IsVirtual() {
 		ctx.Label = c.label
 	}
@@ -981,6 +987,7 @@ func (c *Client) target(ctx *access.Context) *cliTarget {
 	}
 	t.contact = c.clk.Now()
 	c.stats.Answers++
+	c.learnHops(t, ctx.RecvTTL)
 	return t
 }
 

@@ -34,6 +34,8 @@ type roundtrip struct {
 	grouped   bool // the current attempt went to the group
 	initial   int  // targets at the start
 
+	sends map[*cliTarget]*rtSend
+
 	timer    mesh.Timer
 	gen      uint64
 	finished bool
@@ -65,38 +67,138 @@ func (c *Client) startRoundtrip(step string, msg access.Message, want access.Opc
 // arrive at once; otherwise to each silent target, at most QueryWindow at
 // a time (a node reassembles only a few segmented messages at once, and
 // answers to a group come within 500 ms, so a hundred segmented answers
-// would collide and be rejected).
+// would collide and be rejected). Over relays each send first books the
+// network air its request and answers need (reserveAir).
 func (rt *roundtrip) send() {
 	c := rt.c
 	if rt.grouped || rt.sweepNext >= len(rt.sweep) {
 		rt.attempt++
 		c.stats.Requests++
 		rt.grouped = rt.useGroup()
-		if rt.grouped {
-			c.send(c.group, rt.msg, nil)
-			rt.arm(c.retryWait(true, 1, len(rt.pending)))
+		if !rt.grouped {
+			rt.sweep = append(rt.sweep[:0], rt.pending...)
+			rt.sweepNext = 0
+		}
+	}
+	req, ans := requestPDUs(rt.msg), c.answerPDUs(rt.want)
+	if rt.grouped {
+		rt.wave = rt.wave[:0]
+		if d := c.reserveAir(req + len(rt.pending)*ans); d > 0 {
+			rt.armFunc(d, rt.sendGroup)
 			return
 		}
-		rt.sweep = append(rt.sweep[:0], rt.pending...)
-		rt.sweepNext = 0
+		rt.sendGroup()
+		return
 	}
 	w := c.strat.QueryWindow
 	if w <= 0 {
 		w = len(rt.sweep)
 	}
-	rt.wave = rt.wave[:0]
-	for rt.sweepNext < len(rt.sweep) && len(rt.wave) < w {
+	var wave []*cliTarget
+	for rt.sweepNext < len(rt.sweep) && len(wave) < w {
 		t := rt.sweep[rt.sweepNext]
 		rt.sweepNext++
 		if t.lost == nil && rt.isPending(t) {
-			c.send(t.addr, rt.msg, nil)
-			rt.wave = append(rt.wave, t)
+			wave = append(wave, t)
 		}
+	}
+	rt.wave = rt.wave[:0]
+	if d := c.reserveAir(len(wave) * (req + ans)); d > 0 {
+		rt.armFunc(d, func() { rt.sendWave(wave) })
+		return
+	}
+	rt.sendWave(wave)
+}
+
+// sendGroup sends the attempt to the group and waits for the slowest
+// expected answer.
+func (rt *roundtrip) sendGroup() {
+	c := rt.c
+	c.send(c.group, c.groupTTL(), rt.msg, nil)
+	req, ans := requestPDUs(rt.msg), c.answerPDUs(rt.want)
+	at := c.clk.Now().Add(c.backlogDelay())
+	wait := c.retryWait(true, 1, len(rt.pending))
+	var slowest time.Duration
+	for _, t := range rt.pending {
+		n := rt.noteSend(t, at, true)
+		slowest = max(slowest, c.rto(t, req, ans, n))
+	}
+	if c.multiHop() && c.strat.RetryInterval > 0 {
+		// Answers come 20–500 ms after the request, and the relays
+		// forward them one after the other.
+		slowest += access.ReplyDelayMaxGroup + time.Duration(len(rt.pending)*ans)*c.relayHop() + c.backlogDelay()
+		wait = max(wait, min(slowest, maxRetryWait))
+	}
+	rt.arm(wait)
+}
+
+// sendWave sends the attempt to each target of wave that is still silent
+// and waits for the slowest of their answers.
+func (rt *roundtrip) sendWave(wave []*cliTarget) {
+	c := rt.c
+	req, ans := requestPDUs(rt.msg), c.answerPDUs(rt.want)
+	at := c.clk.Now().Add(c.backlogDelay())
+	rt.wave = rt.wave[:0]
+	var slowest time.Duration
+	for _, t := range wave {
+		if t.lost != nil || !rt.isPending(t) {
+			continue
+		}
+		n := rt.noteSend(t, at, false)
+		c.send(t.addr, c.ttlTo(t, n), rt.msg, nil)
+		rt.wave = append(rt.wave, t)
+		slowest = max(slowest, c.rto(t, req, ans, n))
 	}
 	if rt.attempt == 1 && rt.want == OpInformationStatus {
 		c.probeSent += len(rt.wave)
 	}
-	rt.arm(c.retryWait(false, len(rt.wave), len(rt.wave)))
+	if len(rt.wave) == 0 {
+		rt.arm(0)
+		return
+	}
+	wait := c.retryWait(false, len(rt.wave), len(rt.wave))
+	if c.strat.RetryInterval > 0 && c.multiHop() {
+		// The answers of one wave share the relays.
+		wait = slowest + time.Duration(len(rt.wave))*(c.strat.PDUInterval+c.strat.AnswerTime) + c.backlogDelay()
+		wait += time.Duration((len(rt.wave)-1)*ans) * c.relayHop()
+		wait = min(max(wait, c.retryWait(false, len(rt.wave), len(rt.wave))), maxRetryWait)
+	}
+	rt.arm(wait)
+}
+
+// rtSend is what a roundtrip sent one target: how many times, when the
+// first send was expected on air, and whether it went to the group.
+type rtSend struct {
+	n     int
+	at    time.Time
+	group bool
+}
+
+// noteSend records a send to t and returns how many t got.
+func (rt *roundtrip) noteSend(t *cliTarget, at time.Time, group bool) int {
+	if rt.sends == nil {
+		rt.sends = map[*cliTarget]*rtSend{}
+	}
+	s := rt.sends[t]
+	if s == nil {
+		s = &rtSend{at: at, group: group}
+		rt.sends[t] = s
+	}
+	s.n++
+	return s.n
+}
+
+// sampleRTT measures t's round trip from an answer to a request sent once
+// by unicast (Karn's rule: an answer after a retry may belong to either
+// send).
+func (rt *roundtrip) sampleRTT(t *cliTarget) {
+	s := rt.sends[t]
+	if s == nil || s.n != 1 || s.group {
+		return
+	}
+	if d := rt.c.clk.Now().Sub(s.at); d > 0 {
+		t.rtt.sample(d)
+	}
 }
 
 func (rt *roundtrip) useGroup() bool {
@@ -148,7 +250,10 @@ func (c *Client) retryWait(group bool, queued, answers int) time.Duration {
 	return base + time.Duration(queued)*s.PDUInterval + time.Duration(answers)*s.AnswerTime + c.backlogDelay()
 }
 
-func (rt *roundtrip) arm(d time.Duration) {
+func (rt *roundtrip) arm(d time.Duration) { rt.armFunc(d, rt.onTimeout) }
+
+// armFunc runs f after d unless the roundtrip moved on meanwhile.
+func (rt *roundtrip) armFunc(d time.Duration, f func()) {
 	if rt.timer != nil {
 		rt.timer.Stop()
 	}
@@ -156,7 +261,7 @@ func (rt *roundtrip) arm(d time.Duration) {
 	gen := rt.gen
 	rt.timer = rt.c.clk.AfterFunc(d, func() {
 		if gen == rt.gen && !rt.finished {
-			rt.onTimeout()
+			f()
 		}
 	})
 }
@@ -212,6 +317,7 @@ func (rt *roundtrip) answer(t *cliTarget, m access.Message) bool {
 	if rt.attempt == 1 && !rt.grouped && rt.want == OpInformationStatus {
 		rt.c.probeAnswered++
 	}
+	rt.sampleRTT(t)
 	if rt.handle(t, m) || t.lost != nil {
 		rt.pending = append(rt.pending[:i], rt.pending[i+1:]...)
 	}

@@ -110,13 +110,13 @@ func (c *Client) sendNextChunk() {
 		}
 	}
 	if c.multicast {
-		if c.send(c.group, &c.chunk, done) {
+		if c.send(c.group, c.groupTTL(), &c.chunk, done) {
 			sent++
 		}
 	} else {
 		for _, t := range c.active() {
 			if !t.blockDone && (t.missing.Len() != c.nChunks || t.missing.Has(i)) {
-				if c.send(t.addr, &c.chunk, done) {
+				if c.send(t.addr, c.ttlTo(t, 1), &c.chunk, done) {
 					sent++
 				}
 			}
@@ -127,7 +127,11 @@ func (c *Client) sendNextChunk() {
 	c.stats.ChunkOctets += uint64(sent * size)
 	var wait time.Duration
 	if c.strat.PDUInterval > 0 {
-		wait = time.Duration(sent*c.chunkPDUs(size)) * c.strat.PDUInterval
+		// Over relays every chunk PDU costs each relay its Relay
+		// Retransmit transmissions: book the air, so the relays' queues
+		// stay short and the queries after the pass get through.
+		wait = c.reserveAir(sent * c.chunkPDUs(size))
+		wait += time.Duration(sent*c.chunkPDUs(size)) * c.pduCost()
 	}
 	c.armSend(wait)
 }

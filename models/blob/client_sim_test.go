@@ -48,6 +48,7 @@ type simScenario struct {
 	during   func(w *simWorld)    // runs once when the first block is under way
 	duringAt func(*simWorld) bool // when to run during; nil: first block started
 	limit    time.Duration
+	fleet    func(*fleet.Config) // edits the fleet configuration last
 }
 
 type simWorld struct {
@@ -128,6 +129,9 @@ func runSim(t testing.TB, sc simScenario) *simWorld {
 	} else if sc.loss > 0 {
 		l := sim.Independent(sc.loss)
 		cfg.Loss = &l
+	}
+	if sc.fleet != nil {
+		sc.fleet(&cfg)
 	}
 	w.f, err = fleet.New(cfg)
 	if err != nil {

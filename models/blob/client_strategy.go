@@ -101,6 +101,26 @@ type Strategy struct {
 	// AnswerTime is the extra wait per target expected to answer.
 	AnswerTime time.Duration
 
+	// RelayTransmissions is the Relay Retransmit transmissions the relays
+	// between the client and its targets are assumed to use (0:
+	// DefaultRelayTransmissions). When answers show targets behind relays
+	// (their received TTL), the client books the network's air for every
+	// PDU it causes (its own, the answers, the acknowledgments) at
+	// RelayTransmissions × PDUInterval / RelayLoad each, because every
+	// relay forwards every PDU; and waits for answers at least as long as
+	// they need to cross the hops. Applies when PDUInterval and
+	// RetryInterval are set.
+	RelayTransmissions int
+	// RelayLoad is the share of a relay's advertising capacity the
+	// transfer plans to use (0: DefaultRelayLoad); the rest is for the
+	// relays' other traffic and absorbs collisions between relays.
+	RelayLoad float64
+	// ScopeTTL sends each message with just the TTL its destination
+	// needs once the answers showed how far it is: 0 to a neighbour (not
+	// relayed at all; its answers then come with TTL 0 as well), else the
+	// hop count + 1. Retries use the full TTL.
+	ScopeTTL bool
+
 	// PullReportTimeout is how long a Pull-mode target may stay silent
 	// after its batch was sent before the batch is sent again (Zephyr:
 	// 2·T_MBPI + 7 s = 67 s). meshdfu then asks the target with a Block
@@ -115,6 +135,12 @@ type Strategy struct {
 	// SAR is the SAR Transmitter state the client's node should use
 	// (ApplyTransport).
 	SAR transport.SARTransmitter
+	// SARRelayed is the SAR Transmitter state for nodes of a network
+	// with relays (ApplyTransportRelayed): segments no faster than a
+	// relay forwards them (RelayTransmissions advertising events), and a
+	// unicast retransmission timer that grows with the TTL by a relay
+	// hop, so segments still queued at a relay are not sent again.
+	SARRelayed transport.SARTransmitter
 	// TargetSARRx is the SAR Receiver state the strategy assumes on the
 	// targets (it decides how fast unicast chunks are acknowledged).
 	TargetSARRx transport.SARReceiver
@@ -151,6 +177,15 @@ var StrategyMeshdfu = Strategy{
 		UnicastRetransmissionsIntervalStep:         3, // 100 ms
 		UnicastRetransmissionsIntervalIncrement:    1,
 		MulticastRetransmissionsCount:              0, // repair at the BLOB level instead
+		MulticastRetransmissionsIntervalStep:       0,
+	},
+	SARRelayed: transport.SARTransmitter{
+		SegmentIntervalStep:                        7, // 80 ms ≥ a relay's 3 × 25 ms per PDU
+		UnicastRetransmissionsCount:                7,
+		UnicastRetransmissionsWithoutProgressCount: 4,
+		UnicastRetransmissionsIntervalStep:         7, // 200 ms
+		UnicastRetransmissionsIntervalIncrement:    3, // + 100 ms per TTL above 1
+		MulticastRetransmissionsCount:              0,
 		MulticastRetransmissionsIntervalStep:       0,
 	},
 	TargetSARRx: transport.SARReceiver{

@@ -13,6 +13,7 @@ import (
 	"github.com/meshdfu/meshdfu/mesh"
 	"github.com/meshdfu/meshdfu/mesh/access"
 	"github.com/meshdfu/meshdfu/mesh/node"
+	"github.com/meshdfu/meshdfu/mesh/transport"
 	"github.com/meshdfu/meshdfu/models/blob"
 	"github.com/meshdfu/meshdfu/models/dfd"
 	"github.com/meshdfu/meshdfu/models/dfu"
@@ -75,6 +76,9 @@ type scenario struct {
 	current map[int][]byte // a target's current Firmware ID (default oldFWID)
 	oob     dfd.OOB        // the distributor's OOB
 	oobFunc func(w *world) dfd.OOB
+	// initiatorTTL, with topo, is the TTL of the initiator's messages
+	// (0: the default TTL).
+	initiatorTTL uint8
 }
 
 type world struct {
@@ -136,8 +140,16 @@ func newWorld(t testing.TB, sc scenario) *world {
 	}
 	strat := blob.StrategyMeshdfu
 	ntx := strat.NetworkTransmit
-	w.cli, err = dfd.NewClient(dfd.ClientConfig{Clock: lazyClock{w, 0}, PollInterval: 5 * time.Second,
-		BLOB: blob.ClientConfig{TimeoutBase: 1}})
+	ccfg := dfd.ClientConfig{Clock: lazyClock{w, 0}, PollInterval: 5 * time.Second,
+		BLOB: blob.ClientConfig{TimeoutBase: 1}}
+	if sc.topo != nil && sc.initiatorTTL != 0 {
+		// The initiator talks to a distributor next to it: a TTL that
+		// reaches it without flooding the whole network, and polls
+		// spaced for the relays' capacity.
+		ccfg.TTL, ccfg.BLOB.TTL, ccfg.PollInterval = sc.initiatorTTL, sc.initiatorTTL, 20*time.Second
+		ccfg.Timeout, ccfg.Retries = time.Minute, 8
+	}
+	w.cli, err = dfd.NewClient(ccfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,6 +173,14 @@ func newWorld(t testing.TB, sc scenario) *world {
 	}
 	if sc.topo != nil {
 		cfg.Nodes, cfg.Topology, cfg.Relays = 0, sc.topo, fleet.RelaysDominating
+		// Over relays a segment must not leave faster than a relay
+		// forwards it (Relay Retransmit 3 × 25 ms), and the unicast
+		// retransmission timer must cover the hops.
+		cfg.SARTx = blob.StrategyMeshdfu.SARRelayed
+		// Acknowledge segments as the Mesh Protocol defaults do (after
+		// 2.5 segment intervals of 60 ms): every acknowledgment crosses
+		// every relay too.
+		cfg.SARRx = transport.DefaultSARReceiver
 	}
 	if sc.loss > 0 {
 		l := sim.Independent(sc.loss)

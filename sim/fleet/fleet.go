@@ -134,6 +134,15 @@ type Config struct {
 	// NetworkCacheSize is every node's network message cache size; 0: the
 	// network layer's default.
 	NetworkCacheSize int
+	// MaxRxMessages and MaxTxMessages bound the segmented messages every
+	// node's transport reassembles and sends at once; 0: the transport
+	// defaults. NodeConfig may change them per node.
+	MaxRxMessages int
+	MaxTxMessages int
+	// NodeConfig, when set, edits node i's node.Config last, before the
+	// node is built (at boot and at every reboot): e.g. a larger
+	// reassembly capacity on a gateway.
+	NodeConfig func(i int, nc *node.Config)
 }
 
 // Fleet is a simulated mesh network of complete nodes (mesh/node) on one
@@ -410,6 +419,8 @@ func (f *Fleet) boot(i int) error {
 		SARRx:            f.cfg.SARRx,
 		NetworkCacheSize: f.cfg.NetworkCacheSize,
 		NoBeacons:        !f.cfg.Beacons,
+		MaxRxMessages:    f.cfg.MaxRxMessages,
+		MaxTxMessages:    f.cfg.MaxTxMessages,
 	}
 	if i == Provisioner {
 		nc.ConfigClient = true
@@ -421,6 +432,9 @@ func (f *Fleet) boot(i int) error {
 	}
 	if f.cfg.NodeOptions != nil {
 		f.cfg.NodeOptions(i, &nc)
+	}
+	if f.cfg.NodeConfig != nil {
+		f.cfg.NodeConfig(i, &nc)
 	}
 	n, err := node.New(nc)
 	if err != nil {
