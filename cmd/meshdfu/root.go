@@ -17,6 +17,6 @@ over its own mesh stack, with a radio simulator that runs the same code.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newSimCmd(), newPDUCmd(), newTargetCmd(), newConfigCmd(), newNetworkCmd(), newFirmwareCmd(), newUpdateServerCmd())
+	root.AddCommand(newSimCmd(), newPDUCmd(), newTargetCmd(), newConfigCmd(), newNetworkCmd(), newFirmwareCmd(), newUpdateServerCmd(), newDistributorCmd(), newDistCmd())
 	return root
 }
