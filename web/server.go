@@ -93,24 +93,38 @@ func New(cfg Config) (*Server, error) {
 }
 
 func (s *Server) routes() {
-	api := func(pattern string, h http.HandlerFunc) { s.mux.Handle(pattern, s.guard(h)) }
-	api("GET /api/status", s.getStatus)
-	api("GET /api/receivers", s.getReceivers)
-	api("POST /api/receivers", s.postReceivers)
-	api("DELETE /api/receivers", s.deleteReceivers)
-	api("GET /api/images", s.getImages)
-	api("POST /api/images", s.postImage)
-	api("DELETE /api/images", s.deleteImages)
-	api("DELETE /api/images/{index}", s.deleteImage)
-	api("POST /api/start", s.postStart)
-	api("POST /api/suspend", s.action("suspend", s.cfg.Backend.Suspend))
-	api("POST /api/resume", s.action("resume", s.cfg.Backend.Resume))
-	api("POST /api/cancel", s.action("cancel", s.cfg.Backend.Cancel))
-	api("POST /api/apply", s.action("apply", s.cfg.Backend.Apply))
-	api("GET /api/events", s.events)
-	api("/api/", func(w http.ResponseWriter, r *http.Request) {
+	b := s.cfg.Backend
+	allowed := map[string][]string{}
+	api := func(method, path string, h http.HandlerFunc) {
+		allowed[path] = append(allowed[path], method)
+		s.mux.Handle(method+" "+path, s.guard(h))
+	}
+	api("GET", "/api/status", s.getStatus)
+	api("GET", "/api/receivers", s.getReceivers)
+	api("POST", "/api/receivers", s.postReceivers)
+	api("DELETE", "/api/receivers", s.deleteReceivers)
+	api("GET", "/api/images", s.getImages)
+	api("POST", "/api/images", s.postImage)
+	api("DELETE", "/api/images", s.deleteImages)
+	api("DELETE", "/api/images/{index}", s.deleteImage)
+	api("POST", "/api/start", s.postStart)
+	api("POST", "/api/suspend", s.action("suspend", b.Suspend))
+	api("POST", "/api/resume", s.action("resume", b.Resume))
+	api("POST", "/api/cancel", s.action("cancel", b.Cancel))
+	api("POST", "/api/apply", s.action("apply", b.Apply))
+	api("GET", "/api/events", s.events)
+	s.mux.Handle("/api/", s.guard(func(w http.ResponseWriter, r *http.Request) {
+		path := r.URL.Path
+		if strings.HasPrefix(path, "/api/images/") {
+			path = "/api/images/{index}"
+		}
+		if m, ok := allowed[path]; ok {
+			w.Header().Set("Allow", strings.Join(m, ", "))
+			writeError(w, http.StatusMethodNotAllowed, fmt.Errorf("%s %s: method not allowed (use %s)", r.Method, r.URL.Path, strings.Join(m, " or ")))
+			return
+		}
 		writeError(w, http.StatusNotFound, fmt.Errorf("no API endpoint %s %s (see docs/distributor.md)", r.Method, r.URL.Path))
-	})
+	}))
 	s.mux.Handle("GET /metrics", s.guard(s.metrics.ServeHTTP))
 	s.mux.Handle("GET /{$}", s.hostOnly(http.HandlerFunc(s.dashboard)))
 	s.mux.Handle("GET /static/", s.hostOnly(http.HandlerFunc(s.static)))
