@@ -256,4 +256,3 @@ func (zeroReader) Read(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
-
