@@ -117,6 +117,10 @@ type ServerConfig struct {
 
 	// OnPhase runs on every Distribution Phase change.
 	OnPhase func(old, new Phase)
+	// OnStep runs when the distribution procedure begins a step:
+	// "start", "transfer", "verify", "apply", "confirm" (in that order,
+	// skipping those with nothing to do) or "cancel".
+	OnStep func(step string)
 	// OnUploadPhase runs on every Upload Phase change.
 	OnUploadPhase func(old, new UploadPhase)
 	// OnReceiver runs when a receiver's state changes (phase, failure).
@@ -249,6 +253,17 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	uc.Clock, uc.Logger, uc.AppKeyIndex, uc.BLOB, uc.Layer = cfg.Clock, cfg.Logger, cfg.AppKeyIndex, s.bcli, cfg.Layer
 	if uc.MaxInFlight == 0 {
 		uc.MaxInFlight = DefaultUpdateMaxInFlight
+	}
+	// The Firmware Update requests cross the same relays as the BLOB
+	// transfer: the same assumptions about them.
+	if uc.PDUInterval == 0 {
+		uc.PDUInterval = s.base.PDUInterval
+	}
+	if uc.RelayTransmissions == 0 {
+		uc.RelayTransmissions = s.base.RelayTransmissions
+	}
+	if uc.RelayLoad == 0 {
+		uc.RelayLoad = s.base.RelayLoad
 	}
 	if s.ucli, err = dfu.NewClient(uc); err != nil {
 		return nil, fmt.Errorf("dfd: server: %w", err)

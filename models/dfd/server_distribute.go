@@ -221,6 +221,15 @@ func (s *Server) begin(payload []byte, step string) {
 	}
 }
 
+// setStep records that pass r begins step and reports it (OnStep).
+func (s *Server) setStep(r *distRun, step string) {
+	r.step = step
+	s.log.Info("dfd: server: distribution step", slog.String("step", step), slog.Int("receivers", len(s.active())))
+	if s.cfg.OnStep != nil {
+		s.cfg.OnStep(step)
+	}
+}
+
 func (s *Server) alive(r *distRun) bool { return s.run == r && r.gen == s.gen }
 
 // ---- receivers' bookkeeping ----
@@ -330,7 +339,7 @@ func (s *Server) startParams() dfu.StartParams {
 // and go on where they were).
 func (s *Server) stepStart() {
 	r := s.run
-	r.step = "start"
+	s.setStep(r, "start")
 	var targets []dfu.Target
 	for _, rv := range s.active() {
 		switch rv.Phase {
@@ -370,7 +379,7 @@ func (s *Server) stepStart() {
 // (not the distributor itself: its own server skipped the transfer).
 func (s *Server) stepTransfer() {
 	r := s.run
-	r.step = "transfer"
+	s.setStep(r, "transfer")
 	var targets []mesh.Address
 	for _, rv := range s.active() {
 		if rv.Phase == dfu.PhaseTransferActive && !s.isLocal(rv.Address) {
@@ -453,7 +462,7 @@ func (s *Server) stepTransfer() {
 // receiving or verifying.
 func (s *Server) stepVerify() {
 	r := s.run
-	r.step = "verify"
+	s.setStep(r, "verify")
 	deadline := s.clk.Now().Add(s.cfg.VerifyTimeout)
 	var round func()
 	round = func() {
@@ -489,7 +498,7 @@ func (s *Server) stepVerify() {
 				}
 			}
 			if waiting && s.clk.Now().Before(deadline) {
-				r.timer = s.clk.AfterFunc(s.cfg.PollInterval, round)
+				r.timer = s.clk.AfterFunc(s.ucli.PollInterval(s.cfg.PollInterval), round)
 				return
 			}
 			for _, rv := range s.active() {
@@ -516,7 +525,7 @@ func (s *Server) stepVerify() {
 // the image (and, after a restart, to those already applying).
 func (s *Server) stepApply() {
 	r := s.run
-	r.step = "apply"
+	s.setStep(r, "apply")
 	var targets []mesh.Address
 	for _, rv := range s.active() {
 		switch rv.Phase {
@@ -558,7 +567,7 @@ func (s *Server) stepApply() {
 // index, and a receiver that unprovisions must stop answering.
 func (s *Server) stepConfirm() {
 	r := s.run
-	r.step = "confirm"
+	s.setStep(r, "confirm")
 	var targets []mesh.Address
 	for _, rv := range s.active() {
 		if rv.Phase != dfu.PhaseApplySuccess {
@@ -615,8 +624,9 @@ func (s *Server) finish() {
 func (s *Server) cancelDistribution() {
 	s.halt()
 	s.setPhase(PhaseCancelingUpdate)
-	r := &distRun{gen: s.gen, step: "cancel"}
+	r := &distRun{gen: s.gen}
 	s.run = r
+	s.setStep(r, "cancel")
 	s.ucli.Cancel(addrs(s.receivers), func(a mesh.Address, st *dfu.UpdateStatus, err error) {
 		if s.alive(r) && err == nil {
 			if rv := s.receiver(a); rv != nil {

@@ -3,8 +3,12 @@ package dfd_test
 import (
 	"bytes"
 	"crypto/ed25519"
+	"fmt"
 	"math/rand/v2"
 	"os"
+	"regexp"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -98,6 +102,15 @@ type world struct {
 	pub    ed25519.PublicKey
 	priv   ed25519.PrivateKey
 	builds int
+	steps  []stepMark
+}
+
+// stepMark is when a distribution step began, and the network's air time
+// and relay queue high-water mark by then.
+type stepMark struct {
+	step     string
+	at, air  time.Duration
+	relayMax int
 }
 
 type lazyClock struct {
@@ -215,6 +228,10 @@ func (w *world) newServer() *dfd.Server {
 		Rand:       rand.New(rand.NewPCG(w.sc.seed, 77)),
 		Update:     dfu.ClientConfig{Timeout: 20 * time.Second, Retries: 4, MaxInFlight: 1},
 		BLOBClient: blob.ClientConfig{TimeoutBase: 10, TxBacklog: func() int { return w.f.Bearer(w.d).Metrics().QueueLen }},
+		OnStep: func(step string) {
+			m := w.f.Metrics()
+			w.steps = append(w.steps, stepMark{step, w.f.Elapsed(), m.Medium.AirTime, relayQueueMax(m)})
+		},
 	}
 	if w.sc.oobFunc != nil {
 		cfg.OOB = w.sc.oobFunc(w)
@@ -290,7 +307,7 @@ func (w *world) do(f func(), done func() bool, limit time.Duration) {
 	w.t.Helper()
 	w.f.Post(0, f)
 	if !w.f.RunUntil(done, limit) {
-		w.t.Fatalf("seed %d: not done after %v; distributor phase %v", w.sc.seed, w.f.Elapsed(), w.srv.Phase())
+		w.t.Fatalf("seed %d: not done after %v; distributor phase %v\n%s", w.sc.seed, w.f.Elapsed(), w.srv.Phase(), w.summary())
 	}
 }
 
@@ -419,4 +436,58 @@ var _ = https.ErrTooLarge
 func dfdUpload(w *world, im image, end func(error)) dfd.Upload {
 	return dfd.Upload{Server: w.f.Address(w.d), FirmwareID: im.fwid, Metadata: im.meta,
 		Image: bytes.NewReader(im.data), Size: uint32(len(im.data)), BLOBID: 42, TimeoutBase: 1, OnEnd: end}
+}
+
+var addrRE = regexp.MustCompile(`0x[0-9a-f]{4}`)
+
+// relayQueueMax is the longest advertiser queue any relay had.
+func relayQueueMax(m fleet.Metrics) int {
+	q := 0
+	for _, n := range m.Nodes {
+		if n.Relay {
+			q = max(q, n.Radio.QueueMax)
+		}
+	}
+	return q
+}
+
+// summary describes the run for logs: virtual time, air, relay queues,
+// the steps and the failed receivers by reason.
+func (w *world) summary() string {
+	m := w.f.Metrics()
+	var b strings.Builder
+	fmt.Fprintf(&b, "virtual %v, air %v (%d transmissions, %d collisions), relay queue max %d, distributor queue max %d, initiator queue max %d",
+		m.VirtualTime.Round(time.Millisecond), m.Medium.AirTime.Round(time.Millisecond), m.Medium.Transmissions, m.Medium.Lost.Collision,
+		relayQueueMax(m), m.Nodes[w.d].Radio.QueueMax, m.Nodes[0].Radio.QueueMax)
+	type orig struct {
+		i    int
+		sent uint64
+	}
+	var top []orig
+	for i, n := range m.Nodes {
+		top = append(top, orig{i, n.Radio.Sent - n.Radio.Relayed})
+	}
+	sort.Slice(top, func(a, b int) bool { return top[a].sent > top[b].sent })
+	b.WriteString("\n  own PDUs:")
+	for _, o := range top[:min(4, len(top))] {
+		fmt.Fprintf(&b, " node %d: %d;", o.i, o.sent)
+	}
+	for _, s := range w.steps {
+		fmt.Fprintf(&b, "\n  %-8s at %-12v air %-12v relay queue max %d", s.step, s.at.Round(time.Millisecond), s.air.Round(time.Millisecond), s.relayMax)
+	}
+	reasons := map[string]int{}
+	var keys []string
+	for _, r := range w.srv.Receivers() {
+		if r.Failed {
+			k := addrRE.ReplaceAllString(r.Reason, "0x….")
+			if reasons[k] == 0 {
+				keys = append(keys, k)
+			}
+			reasons[k]++
+		}
+	}
+	for _, k := range keys {
+		fmt.Fprintf(&b, "\n  %d failed: %s", reasons[k], k)
+	}
+	return b.String()
 }

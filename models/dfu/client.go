@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/meshdfu/meshdfu/internal/rtt"
 	"github.com/meshdfu/meshdfu/mesh"
 	"github.com/meshdfu/meshdfu/mesh/access"
 	"github.com/meshdfu/meshdfu/models/blob"
@@ -55,6 +56,15 @@ type ClientConfig struct {
 	// DefaultPollInterval, DefaultVerifyTimeout.
 	PollInterval  time.Duration
 	VerifyTimeout time.Duration
+
+	// PDUInterval, RelayTransmissions and RelayLoad describe the relays
+	// for requests to targets behind them, as blob.Strategy's fields of
+	// the same names do (0: the defaults of internal/rtt: 25 ms, 3
+	// transmissions, half the relays' capacity). Pass the BLOB client's
+	// strategy values.
+	PDUInterval        time.Duration
+	RelayTransmissions int
+	RelayLoad          float64
 }
 
 // Target is one receiver of an update: the unicast address of its
@@ -79,18 +89,47 @@ type Client struct {
 	model   *access.Model
 	pending []*request
 	upd     *updateRun
+
+	relays  rtt.Relays
+	peers   map[mesh.Address]*peer
+	hopsMax int
+	air     rtt.Air
+	stats   ClientStats
 }
 
+// ClientStats counts the Client's sends.
+type ClientStats struct {
+	Sends             int // requests handed to the access layer, resends included
+	Resends           int // of which resends
+	TransportFailures int // segmented sends the transport gave up on
+}
+
+// request is one request to one target. Its states:
+//
+//	booked ─air free→ sent ─status→ done
+//	sent (segmented) ─transport acked→ awaiting status ─timer→ resend or fail
+//	sent (segmented) ─transport failed→ resend or fail
+//	sent ─timer, still in the transport→ (waits for the transport's report)
 type request struct {
 	dst      mesh.Address
 	msg      access.Message
 	want     access.Opcode
 	match    func(access.Message) bool
 	cb       func(access.Message, error)
-	left     int
-	interval time.Duration
-	timer    mesh.Timer
-	done     bool
+	left     int           // resends left
+	interval time.Duration // the one-hop wait per send
+
+	reqPDUs, ansPDUs int
+	segmented        bool
+	sends            int
+	sentAt           time.Time // the last send
+	sendGen          uint64    // tells the transport's reports of earlier sends apart
+	inFlight         bool      // a segmented send the transport has not reported yet
+	expired          bool      // the wait ended while in flight
+
+	timer mesh.Timer
+	gen   uint64
+	done  bool
 }
 
 // NewClient returns a Client; add its Model to an element of the
@@ -122,7 +161,8 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if cfg.VerifyTimeout == 0 {
 		cfg.VerifyTimeout = DefaultVerifyTimeout
 	}
-	c := &Client{cfg: cfg, log: cfg.Logger}
+	c := &Client{cfg: cfg, log: cfg.Logger,
+		relays: rtt.Relays{Transmissions: cfg.RelayTransmissions, PDUInterval: cfg.PDUInterval, Load: cfg.RelayLoad}}
 	c.model = &access.Model{ID: ClientModelID, NoSubscriptions: true, NoPublication: true}
 	for _, op := range []access.Opcode{OpInformationStatus, OpMetadataStatus, OpUpdateStatus} {
 		c.model.Ops = append(c.model.Ops, access.Op{Opcode: op, Len: access.LenMin(1), Handler: c.receive(op)})
@@ -139,12 +179,20 @@ func (c *Client) SetLayer(l *access.Layer) { c.cfg.Layer = l }
 // Pending returns the number of requests waiting for a status.
 func (c *Client) Pending() int { return len(c.pending) }
 
+// Stats returns the Client's counters.
+func (c *Client) Stats() ClientStats { return c.stats }
+
 // ---- one request ----
 
 // Request sends request msg to dst and runs cb once with the matching
 // status (the status message, and a *StatusError when it is not Success),
 // or with ErrTimeout. A second request of the same kind to dst while one
 // is pending fails with ErrBusy.
+//
+// The request is sent again, at most Retries times, when no status came
+// in its wait, but never while a segmented copy is still in the
+// transport (see client_rtt.go). Over relays a send may first wait for
+// the air the client booked for earlier exchanges.
 func (c *Client) Request(dst mesh.Address, msg access.Message, cb func(access.Message, error)) error {
 	var want access.Opcode
 	match := func(access.Message) bool { return true }
@@ -165,14 +213,24 @@ func (c *Client) Request(dst mesh.Address, msg access.Message, cb func(access.Me
 	if !dst.IsUnicast() {
 		return fmt.Errorf("%w: target %s is not unicast", ErrConfig, dst)
 	}
+	if c.cfg.Layer == nil {
+		return fmt.Errorf("%w: client has no access layer (SetLayer)", ErrConfig)
+	}
 	for _, p := range c.pending {
 		if p.dst == dst && p.want == want {
 			return fmt.Errorf("%w: %s to %s pending", ErrBusy, opName(p.msg.Opcode()), dst)
 		}
 	}
+	n := messageSize(msg)
 	r := &request{
 		dst: dst, msg: msg, want: want, match: match, cb: cb,
 		left: c.cfg.Retries, interval: c.cfg.Timeout / time.Duration(c.cfg.Retries+1),
+		reqPDUs: rtt.MessagePDUs(n), ansPDUs: answerPDUs(want), segmented: rtt.Segmented(n),
+	}
+	if d := c.reserveAir(r); d > 0 {
+		c.pending = append(c.pending, r)
+		c.arm(r, d, c.transmit)
+		return nil
 	}
 	if err := c.send(r); err != nil {
 		return err
@@ -181,31 +239,97 @@ func (c *Client) Request(dst mesh.Address, msg access.Message, cb func(access.Me
 	return nil
 }
 
-func (c *Client) send(r *request) error {
-	if c.cfg.Layer == nil {
-		return fmt.Errorf("%w: client has no access layer (SetLayer)", ErrConfig)
+// arm runs f(r) after d unless r ends or is armed again first.
+func (c *Client) arm(r *request, d time.Duration, f func(*request)) {
+	if r.timer != nil {
+		r.timer.Stop()
 	}
+	r.gen++
+	gen := r.gen
+	r.timer = c.cfg.Clock.AfterFunc(d, func() {
+		if gen == r.gen && !r.done {
+			f(r)
+		}
+	})
+}
+
+// transmit sends r now; a send error ends it.
+func (c *Client) transmit(r *request) {
+	if err := c.send(r); err != nil {
+		c.finish(r, nil, err)
+	}
+}
+
+// send hands r to the access layer and waits for its status. A segmented
+// request stays in flight until the transport reports it acknowledged or
+// failed (onSent).
+func (c *Client) send(r *request) error {
 	ctx := &access.Context{Dst: r.dst, AppKeyIndex: c.cfg.AppKeyIndex, TTL: c.cfg.TTL}
-	if err := c.cfg.Layer.Send(c.model, ctx, r.msg, nil); err != nil {
+	r.sends++
+	r.sendGen++
+	gen := r.sendGen
+	r.inFlight, r.expired = r.segmented, false
+	r.sentAt = c.cfg.Clock.Now()
+	c.stats.Sends++
+	if r.sends > 1 {
+		c.stats.Resends++
+	}
+	if err := c.cfg.Layer.Send(c.model, ctx, r.msg, func(err error) { c.onSent(r, gen, err) }); err != nil {
+		r.inFlight = false
 		return fmt.Errorf("dfu: %s to %s: %w", opName(r.msg.Opcode()), r.dst, err)
 	}
-	r.timer = c.cfg.Clock.AfterFunc(r.interval, func() { c.onTimer(r) })
+	c.arm(r, c.wait(r), c.onTimer)
 	return nil
 }
 
+// onSent is the transport's report on send gen of r: for a segmented
+// request, nil once the target acknowledged every segment (now only the
+// status is awaited), or the transfer's failure (send again at once, as
+// the transport already waited its timers out).
+func (c *Client) onSent(r *request, gen uint64, err error) {
+	if r.done || gen != r.sendGen || !r.inFlight {
+		return
+	}
+	r.inFlight = false
+	if err != nil {
+		c.stats.TransportFailures++
+		c.log.Debug("dfu: client: request not delivered", "dst", r.dst, "opcode", r.msg.Opcode(), "err", err)
+		c.retry(r, err)
+		return
+	}
+	if r.expired {
+		c.arm(r, c.answerWait(r), c.onTimer)
+	}
+}
+
+// onTimer ends a wait for r's status: a segmented copy still in the
+// transport is waited for; otherwise r is sent again or fails.
 func (c *Client) onTimer(r *request) {
-	if r.done {
+	if r.inFlight {
+		r.expired = true
 		return
 	}
-	if r.left > 0 {
-		r.left--
-		c.log.Debug("dfu: client: resending", "dst", r.dst, "opcode", r.msg.Opcode())
-		if err := c.send(r); err != nil {
-			c.finish(r, nil, err)
+	c.retry(r, nil)
+}
+
+// retry sends r again after the air is booked, or fails it when no
+// resend is left.
+func (c *Client) retry(r *request, cause error) {
+	if r.left <= 0 {
+		err := fmt.Errorf("%w: %s to %s", ErrTimeout, opName(r.msg.Opcode()), r.dst)
+		if cause != nil {
+			err = fmt.Errorf("%w: %s to %s (%w)", ErrTimeout, opName(r.msg.Opcode()), r.dst, cause)
 		}
+		c.finish(r, nil, err)
 		return
 	}
-	c.finish(r, nil, fmt.Errorf("%w: %s to %s", ErrTimeout, opName(r.msg.Opcode()), r.dst))
+	r.left--
+	c.log.Debug("dfu: client: resending", "dst", r.dst, "opcode", r.msg.Opcode(), "sends", r.sends)
+	if d := c.reserveAir(r); d > 0 {
+		c.arm(r, d, c.transmit)
+		return
+	}
+	c.transmit(r)
 }
 
 func (c *Client) finish(r *request, resp access.Message, err error) {
@@ -228,6 +352,10 @@ func (c *Client) receive(op access.Opcode) access.Handler {
 		}
 		for _, r := range c.pending {
 			if r.dst == ctx.Src && r.want == op && r.match(resp) {
+				c.learnHops(ctx.Src, ctx.RecvTTL)
+				if r.sends == 1 && !r.sentAt.IsZero() {
+					c.peer(r.dst).rtt.Sample(c.cfg.Clock.Now().Sub(r.sentAt)) // Karn: sent once
+				}
 				c.finish(r, resp, statusErr(r, resp))
 				return
 			}

@@ -339,7 +339,7 @@ func (c *Client) updVerify() {
 				c.updApply()
 				return
 			}
-			r.timer = c.cfg.Clock.AfterFunc(c.cfg.PollInterval, round)
+			r.timer = c.cfg.Clock.AfterFunc(c.PollInterval(c.cfg.PollInterval), round)
 		})
 	}
 	round()
