@@ -99,7 +99,10 @@ type Transfer struct {
 	Size uint32
 	Data io.ReaderAt // read by chunk, possibly repeatedly and out of order
 	// Mode is ModePush or ModePull; ModeNone picks Push when every target
-	// supports it, else Pull.
+	// supports it, else Pull. Targets that support only the other mode (a
+	// Low Power node supports Pull only) get their own Transfer Start in
+	// that mode and are served by unicast beside the others
+	// (client_mixed.go).
 	Mode TransferMode
 	// Targets are the servers' unicast addresses.
 	Targets []mesh.Address
@@ -251,6 +254,8 @@ type Client struct {
 	rts     []*roundtrip
 	hopsMax int       // the farthest target heard, in hops (0: none yet)
 	airNext time.Time // network air booked until (transfers over relays)
+
+	mixed *mixedState // targets of another mode (client_mixed.go)
 
 	// block state
 	block     int
@@ -471,7 +476,7 @@ func (c *Client) Progress() []TargetProgress {
 	for _, t := range c.targets {
 		out = append(out, c.targetProgress(t))
 	}
-	return out
+	return append(out, c.mixedProgress()...)
 }
 
 // checkTargets ends or suspends the transfer when no target is left; it
@@ -506,6 +511,9 @@ func (c *Client) halt() {
 }
 
 func (c *Client) end(err error) {
+	if c.mixedEnd(&err) {
+		return // the pull part still runs
+	}
 	c.halt()
 	res := Result{Err: err, Duration: c.clk.Now().Sub(c.started), Stats: c.stats}
 	for _, t := range c.targets {
@@ -543,6 +551,7 @@ func (c *Client) Suspend() error {
 		return nil
 	}
 	c.suspend()
+	c.mixedSuspend()
 	return nil
 }
 
@@ -553,6 +562,7 @@ func (c *Client) Resume() error {
 	if c.state != ClientSuspended {
 		return ErrBusy
 	}
+	c.mixedResume()
 	for _, t := range c.targets {
 		if t.lost != nil && t.lost.Timeout {
 			t.lost = nil
@@ -596,8 +606,10 @@ func (c *Client) retrieveCapabilities() {
 		func(t *cliTarget, m access.Message) bool {
 			is := *m.(*InformationStatus)
 			t.caps = &is
+			c.noteProbe(t)
 			return true
 		}, func() {
+			c.splitModes()
 			// Intersect in the order of the target list, so earlier
 			// targets win a conflict whatever order the answers came in.
 			first := true

@@ -49,7 +49,13 @@ func (c *Client) pullKick() {
 	u := NewChunkSet(c.nChunks)
 	var batch []*cliTarget
 	for _, t := range c.active() {
-		if t.blockDone || !t.pullPending {
+		if t.blockDone {
+			continue
+		}
+		if !t.pullPending {
+			// Its batch went out already: unicast passes serve only the
+			// requesters (a repeat would also fill a Friend Queue).
+			t.missing = NewChunkSet(c.nChunks)
 			continue
 		}
 		t.missing = NewChunkSet(c.nChunks)

@@ -13,15 +13,22 @@ import (
 // entries, so the server sizes Pull mode to the queue its Friend granted
 // and polls the Friend itself while a transfer runs:
 //
+//   - A batch of requested chunks may take at most half the room beside
+//     the reserve, ⌊(QueueSize − LPNQueueReserve) / 2⌋ entries (a chunk
+//     of k segments occupies k entries: the Friend stores the segments
+//     once it has them all). The LPN's radio is on in its receive
+//     windows, so it may complete a chunk from segments it hears directly
+//     while the Friend still holds their copies; the next batch must fit
+//     beside such a stale batch.
 //   - Max Chunk Size (Information Status, Block Start) is capped so one
-//     Chunk Transfer fits the queue beside the reserve: a chunk of k
-//     segments occupies k queue entries (the Friend stores the segments
-//     once it has them all), so k ≤ QueueSize − LPNQueueReserve.
+//     Chunk Transfer fits that room: k ≤ ⌊(QueueSize − LPNQueueReserve) / 2⌋.
 //   - A Partial Block Report (and the Block Status answering Block Start
-//     or Block Get) asks for ⌊(QueueSize − LPNQueueReserve) / k⌋ chunks,
-//     at least 1, at most PullRequestCount when that was set.
-//   - Right after a report the server polls (Zephyr blob_srv.c does the
-//     same), then every LPNPollInterval while requested chunks are due,
+//     or Block Get) asks for ⌊room / k⌋ chunks, at least 1, at most
+//     PullRequestCount when that was set.
+//   - After a report the server polls (at once, as Zephyr blob_srv.c,
+//     when it asks for nothing; LPNPollInterval later when it asks for
+//     chunks, see lpnReported), then every LPNPollInterval while
+//     requested chunks are due,
 //     and every LPNIdlePollInterval in the other phases of a transfer, so
 //     acknowledged requests (Transfer Start, Block Start, Transfer Get)
 //     are answered within seconds. Both are at most T_MBPI (30 s, the
@@ -41,9 +48,10 @@ type LowPower interface {
 const (
 	// DefaultLPNQueueReserve is how many Friend Queue entries requested
 	// chunks leave free: one for a Friend Update (IV Index or Key Refresh
-	// change, never evicted) and one for a Segment Acknowledgment or a
-	// short request (a repeated Block Start, a Transfer Get) arriving in
-	// the same poll cycle.
+	// change, never evicted) and one for the PDU delivered last, which the
+	// Friend keeps until the next Poll acknowledges it. Short messages (a
+	// repeated Block Start, a Transfer Get, a Segment Acknowledgment) fit
+	// in the half of the rest a batch leaves free.
 	DefaultLPNQueueReserve = 2
 	// DefaultLPNPollInterval is the poll period while requested chunks
 	// are due.
@@ -65,12 +73,23 @@ type lpnState struct {
 	gen        uint64
 }
 
+// LPNRoom returns the Friend Queue entries one batch of requested chunks
+// may take when the Friend granted queue entries and reserve of them stay
+// free: half of the rest (at least 1), so a batch fits beside a stale
+// copy of the previous one. A negative reserve means Zephyr's rule: the
+// whole queue.
+func LPNRoom(queue, reserve int) int {
+	if reserve < 0 {
+		return max(queue, 1)
+	}
+	return max((queue-reserve)/2, 1)
+}
+
 // LPNRequestCount returns how many chunks of k segments one Partial Block
-// Report asks of a server on an LPN whose Friend granted queue entries,
-// keeping reserve entries free: ⌊(queue − reserve) / k⌋, at least 1, at
-// most limit when limit > 0.
+// Report asks of a server on an LPN: ⌊LPNRoom(queue, reserve) / k⌋, at
+// least 1, at most limit when limit > 0.
 func LPNRequestCount(queue, reserve, k, limit int) int {
-	n := (queue - max(reserve, 0)) / max(k, 1)
+	n := LPNRoom(queue, reserve) / max(k, 1)
 	if limit > 0 {
 		n = min(n, limit)
 	}
@@ -78,10 +97,10 @@ func LPNRequestCount(queue, reserve, k, limit int) int {
 }
 
 // LPNMaxChunkSize returns the largest Chunk Size whose Chunk Transfer fits
-// in queue − reserve Friend Queue entries (12·k − 7 octets for k segments,
-// 8 for an unsegmented one), at most limit.
+// in LPNRoom(queue, reserve) entries (12·k − 7 octets for k segments, 8
+// for an unsegmented one), at most limit.
 func LPNMaxChunkSize(queue, reserve int, limit uint16) uint16 {
-	k := max(queue-max(reserve, 0), 1)
+	k := LPNRoom(queue, reserve)
 	return uint16(min(chunkForSegments(min(k, 32)), int(limit)))
 }
 
@@ -115,13 +134,21 @@ func (s *Server) pullRequestCount() int {
 	return LPNRequestCount(s.lpnQueue(), s.cfg.LPNQueueReserve, k, s.lpn.maxRequest)
 }
 
-// lpnPollNow polls the Friend (after a report: the requested chunks
-// follow) and restarts the poll period from now.
-func (s *Server) lpnPollNow() {
+// lpnReported runs after a report. A report that asks for nothing (the
+// block is done), or one under Zephyr's timing (no periodic polls), is
+// followed by a Poll at once, as Zephyr blob_srv.c does. A report that
+// asks for chunks is followed by a Poll one LPNPollInterval later, once the
+// chunks had time to reach the Friend: a Poll at once opens a receive
+// window while their segments are on the air, and a segment heard directly
+// arrives before the Friend's copies of the earlier ones, which the
+// transport's replay protection then rejects (docs/friend-lpn.md).
+func (s *Server) lpnReported(asked int) {
 	if s.cfg.LPN == nil {
 		return
 	}
-	s.lpnPoll()
+	if asked == 0 || s.cfg.LPNPollInterval < 0 {
+		s.lpnPoll()
+	}
 	s.lpnSchedule(true)
 }
 

@@ -30,16 +30,17 @@ func (l *fakeLPN) take() int { n := len(l.polls); l.polls = l.polls[:0]; return 
 func TestLPNRequestCount(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct{ queue, reserve, k, limit, want int }{
-		{16, 2, 14, 0, 1},   // the largest chunk the queue takes: one at a time
-		{16, 2, 7, 0, 2},    // two 7-segment chunks
-		{16, 2, 1, 0, 14},   // unsegmented chunks
+		{16, 2, 7, 0, 1},    // the largest chunk the room takes: one at a time
+		{16, 2, 14, 0, 1},   // a chunk larger than the room: still 1
+		{16, 2, 2, 0, 3},    // (16 − 2) / 2 = 7 entries: three 2-segment chunks
+		{16, 2, 1, 0, 7},    // unsegmented chunks
 		{16, 2, 1, 4, 4},    // bounded by PullRequestCount
-		{16, -1, 4, 4, 4},   // Zephyr: queue / k, no reserve
+		{16, -1, 4, 4, 4},   // Zephyr: queue / k, no reserve, no halving
 		{16, -1, 14, 4, 1},  // Zephyr with a 14-segment chunk
-		{8, 2, 10, 0, 1},    // a chunk larger than the room: still 1
-		{255, 2, 32, 0, 7},  // a big Friend
+		{8, 2, 3, 0, 1},     // the default minimum queue
+		{255, 2, 32, 0, 3},  // a big Friend: 126 entries
 		{2, 2, 1, 0, 1},     // no room at all: 1
-		{16, 2, 0, 0, 14},   // k 0 counts as 1
+		{16, 2, 0, 0, 7},    // k 0 counts as 1
 		{128, 2, 3, 16, 16}, // Zephyr's range cap
 	} {
 		if got := LPNRequestCount(c.queue, c.reserve, c.k, c.limit); got != c.want {
@@ -50,19 +51,19 @@ func TestLPNRequestCount(t *testing.T) {
 		queue, reserve int
 		limit, want    uint16
 	}{
-		{16, 2, 377, 161}, // 14 segments
-		{8, 2, 377, 65},   // 6 segments
-		{4, 2, 377, 17},   // 2 segments
-		{3, 2, 377, 8},    // unsegmented
-		{16, -1, 377, 185},
+		{16, 2, 377, 77}, // 7 segments
+		{8, 2, 377, 29},  // 3 segments
+		{4, 2, 377, 8},   // 1 entry: unsegmented
+		{3, 2, 377, 8},
+		{16, -1, 377, 185}, // Zephyr: the whole queue
 		{255, 2, 377, 377}, // 32 segments at most
-		{16, 2, 100, 100},  // the configured maximum
+		{16, 2, 50, 50},    // the configured maximum
 	} {
 		if got := LPNMaxChunkSize(c.queue, c.reserve, c.limit); got != c.want {
 			t.Errorf("LPNMaxChunkSize(%d, %d, %d) = %d, want %d", c.queue, c.reserve, c.limit, got, c.want)
 		}
-		if k := ChunkSegments(int(LPNMaxChunkSize(c.queue, c.reserve, 377))); c.queue-max(c.reserve, 0) >= 1 && k > max(c.queue-max(c.reserve, 0), 1) {
-			t.Errorf("queue %d reserve %d: chunk of %d segments does not fit", c.queue, c.reserve, k)
+		if k := ChunkSegments(int(LPNMaxChunkSize(c.queue, c.reserve, 377))); k > LPNRoom(c.queue, c.reserve) {
+			t.Errorf("queue %d reserve %d: chunk of %d segments does not fit %d entries", c.queue, c.reserve, k, LPNRoom(c.queue, c.reserve))
 		}
 	}
 }
@@ -79,20 +80,20 @@ func TestServer_LPNCapabilities(t *testing.T) {
 	})
 	_, m := r.status(&InformationGet{})
 	is := m.(*InformationStatus)
-	if is.Modes != SupportPull || is.MaxChunkSize != 65 {
-		t.Fatalf("LPN capabilities %+v, want Pull only and Max Chunk Size 65", is)
+	if is.Modes != SupportPull || is.MaxChunkSize != 29 {
+		t.Fatalf("LPN capabilities %+v, want Pull only and Max Chunk Size 29", is)
 	}
 	lpn.queue = 0 // no friendship: the least queue an LPN accepts
-	if _, m = r.status(&InformationGet{}); m.(*InformationStatus).MaxChunkSize != 65 {
+	if _, m = r.status(&InformationGet{}); m.(*InformationStatus).MaxChunkSize != 29 {
 		t.Errorf("without a friendship: %+v", m)
 	}
 	lpn.queue = 16
-	if _, m = r.status(&InformationGet{}); m.(*InformationStatus).MaxChunkSize != 161 {
+	if _, m = r.status(&InformationGet{}); m.(*InformationStatus).MaxChunkSize != 77 {
 		t.Errorf("queue 16: %+v", m)
 	}
 	r.to(PhaseWaitingForBlock, true)
-	if st, _ := r.status(&BlockStart{0, 173}); st != StatusInvalidChunkSize {
-		t.Errorf("Block Start with a 15-segment chunk: %s", st)
+	if st, _ := r.status(&BlockStart{0, 89}); st != StatusInvalidChunkSize {
+		t.Errorf("Block Start with an 8-segment chunk: %s", st)
 	}
 	if st, _ := r.status(&BlockStart{0, 29}); st != StatusSuccess {
 		t.Errorf("Block Start with 29-octet chunks: %s", st)
@@ -118,7 +119,7 @@ func TestServer_LPNPullSizing(t *testing.T) {
 	t.Parallel()
 	var lpn *fakeLPN
 	r := newServerRig(t, func(c *ServerConfig) {
-		lpn = &fakeLPN{clk: c.Clock, queue: 8}
+		lpn = &fakeLPN{clk: c.Clock, queue: 16}
 		c.LPN = lpn
 	})
 	if err := r.srv.Prepare(testID, 4, 0); err != nil {
@@ -132,7 +133,7 @@ func TestServer_LPNPullSizing(t *testing.T) {
 	if st, _ := r.status(start(ModePull)); st != StatusSuccess {
 		t.Fatal(st)
 	}
-	// 16-octet chunks are 2 segments: (8 − 2) / 2 = 3 chunks per request.
+	// 16-octet chunks are 2 segments: ⌊(16 − 2) / 2 / 2⌋ = 3 chunks per request.
 	_, m := r.status(&BlockStart{0, testChunk})
 	if bs := m.(*BlockStatus); fmt.Sprint(bs.EncodedMissing) != "[0 1 2]" {
 		t.Fatalf("first request %v, want [0 1 2]", bs.EncodedMissing)
@@ -155,15 +156,17 @@ func TestServer_LPNPullSizing(t *testing.T) {
 	if fmt.Sprint(rep) != "[[3]]" {
 		t.Errorf("report %v", rep)
 	}
-	if len(lpn.polls) == 0 || !lpn.polls[0].Equal(r.clk.Now().Add(-600*time.Millisecond)) {
-		t.Errorf("no poll right after the report: %v (now %v)", lpn.polls, r.clk.Now())
+	// The report asked for a chunk: the Poll follows once it had time to
+	// reach the Friend (call advanced 600 ms after the report).
+	if len(lpn.polls) == 0 || !lpn.polls[0].Equal(r.clk.Now().Add(-600*time.Millisecond+DefaultLPNPollInterval)) {
+		t.Errorf("no poll LPNPollInterval after the report: %v (now %v)", lpn.polls, r.clk.Now())
 	}
 	// A larger queue granted later: more chunks per request.
-	lpn.queue = 16
+	lpn.queue = 32
 	r.call(r.chunk(0, 3))
 	_, m = r.status(&BlockStart{1, testChunk})
 	if bs := m.(*BlockStatus); fmt.Sprint(bs.EncodedMissing) != "[0 1 2 3]" {
-		t.Errorf("queue 16 request %v", bs.EncodedMissing)
+		t.Errorf("queue 32 request %v", bs.EncodedMissing)
 	}
 	// Suspended: no polls.
 	r.clk.Advance(r.srv.rxTimeout())

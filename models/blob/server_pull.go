@@ -59,7 +59,7 @@ func (s *Server) sendReport() {
 	if s.rxTimer != nil {
 		s.armReportTimer()
 	}
-	s.lpnPollNow() // on an LPN: the requested chunks wait at the Friend
+	s.lpnReported(len(s.list)) // on an LPN: the requested chunks wait at the Friend
 }
 
 func (s *Server) armReportTimer() {
