@@ -29,8 +29,12 @@
 // blocks again. The owner (the Firmware Update Server) prepares it with
 // Prepare and hears about it through the On* callbacks of ServerConfig.
 //
-// Not covered: Low Power Node specifics (polling the Friend after a
-// report, sizing reports to the Friend Queue).
+// On a Low Power node (ServerConfig.LPN) the server supports Pull only,
+// sizes Max Chunk Size and the chunks per report to the Friend Queue it
+// was granted, and polls its Friend during a transfer (server_lpn.go). The
+// Client serves targets that support only the other mode (Low Power
+// nodes: Pull) in the same transfer, with their own Transfer Start, by
+// unicast (client_mixed.go). docs/friend-lpn.md, "Pull BLOB sizing".
 //
 // Facts and their sources are in docs/blob.md.
 //
