@@ -47,10 +47,17 @@ func newSimCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sim",
 		Short: "Simulate a fleet firmware update",
-		Long: `sim runs a simulated fleet update in virtual time: an Initiator uploads a
-signed image to a Distributor, which updates the targets over a simulated
-radio medium with loss, relays and collisions. The nodes run the same
-protocol code as real ones; a run is a pure function of its flags and seed.
+		Long: `sim runs a simulated fleet update in virtual time: an Initiator (node
+0x0001, a Firmware Distribution Client) uploads a signed image to a
+Distributor (0x0002, a Firmware Distribution Server), in band over the mesh
+or out of band from an update server (--upload), adds the targets as
+receivers and starts the distribution; the Distributor updates the targets
+over a simulated radio medium with loss, relays and collisions, and the
+Initiator polls it until the end. Targets verify the image's signature,
+apply it, reboot into the new firmware and report its Firmware ID. The
+nodes run the same protocol code as real ones; a run is a pure function of
+its flags and seed. Without flags: 24 targets in a random building with
+relays, 5% loss, a 32 KiB image.
 
 On a terminal it shows live progress (the procedure's steps, the transfer,
 one mark per target) and ends with a table: every target, its final phase
@@ -65,7 +72,9 @@ target is expected to fail with the matching phase:
   target-offline[:count=N]       N targets stay off: Transfer Error
   tamper[:count=N]               N targets receive a corrupted image:
                                  Verification Failed
-  distributor-restart@P%         the distributor restarts and resumes
+  distributor-restart@P%         the distributor restarts (at the first
+                                 block boundary from P%) and resumes from
+                                 its stored state
   loss-burst@P%[:for=DURATION]   every link loses 50% for DURATION (2s)
 
 Exit status: 0 when every target ended as planned, 1 otherwise, 2 for bad

@@ -73,6 +73,7 @@ svg text{font-family:system-ui,sans-serif;font-size:11px;fill:#444}
 <dt>profile</dt><dd>{{.R.Network.Profile}}, {{.R.Network.Addressing}}, {{.R.Transfer.Mode}}</dd><dt>transfer</dt><dd>{{printf "%.1f" .R.Transfer.Duration}} s, {{printf "%.0f" .R.Transfer.Goodput}} B/s of {{printf "%.0f" .R.Transfer.Bound}} ({{pct .R.Transfer.Efficiency}})</dd>
 <dt>blocks / chunks</dt><dd>{{.R.Transfer.BlockSize}} / {{.R.Transfer.ChunkSize}} octets</dd><dt>air</dt><dd>{{.R.Air.PDUs}} PDUs, {{printf "%.1f" .R.Air.AirTime}} s, {{.R.Air.Collisions}} collisions</dd>
 <dt>faults</dt><dd>{{range .R.Faults}}{{.}} {{else}}none{{end}}</dd><dt>distributor</dt><dd>{{.R.Network.Distributor}} ({{.R.Network.Role}})</dd>
+<dt>initiator</dt><dd>{{.R.Network.Initiator}}</dd><dt>upload</dt><dd>{{.R.Network.Upload}}</dd>
 </dl>
 
 <h2>Progress of every target</h2>

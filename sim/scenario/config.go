@@ -18,13 +18,14 @@ var ErrConfig = errors.New("scenario: invalid configuration")
 // Defaults of a Config (what `meshdfu sim` runs with no flags).
 const (
 	DefaultTargets = 24
-	// DefaultTopology is single hop until multi-hop distributions through
-	// relays complete (see the package doc); "building" is the goal.
-	DefaultTopology  = "single-hop"
+	// DefaultTopology is a random building with relays (a few hops).
+	DefaultTopology  = "building"
 	DefaultLoss      = 0.05
 	DefaultImageSize = 32 << 10
-	// DefaultLimit bounds a run in virtual time.
-	DefaultLimit = 2 * time.Hour
+	// DefaultLimit bounds a run in virtual time: a run over relays takes
+	// one to two hours of virtual time today (docs/sim-json.md), and a
+	// stuck run costs about a second of wall time per virtual hour.
+	DefaultLimit = 12 * time.Hour
 	// DefaultSampleInterval is the virtual time between two progress
 	// samples (Observer calls and report series points).
 	DefaultSampleInterval = 250 * time.Millisecond
@@ -40,15 +41,18 @@ type Config struct {
 	Seed uint64
 	// Targets is the number of Firmware Update Servers (0: DefaultTargets).
 	// With a topology file it must be 0 or the file's node count minus one
-	// (node 0 is the distributor).
+	// (the file's node 0 is the distributor; the Initiator is added next
+	// to it).
 	Targets int
 	// Topology is "single-hop", "line", "grid", "building" or the path of
-	// a topology file (sim/topology, docs/simulator.md); "": building.
+	// a topology file (sim/topology, docs/simulator.md); "":
+	// DefaultTopology.
 	Topology string
 	// Loss is the loss probability per link and transmission (0 ≤ Loss <
 	// 1) of the built-in topologies; Burst makes it bursty (Gilbert-Elliott
 	// with bursts of BurstLength transmissions on average). A topology
-	// file keeps its own losses.
+	// file keeps its own losses; Loss is then the loss of the Initiator's
+	// link to the distributor.
 	Loss  float64
 	Burst bool
 	// ImageSize is the size in octets of the BLOB the targets receive: the
@@ -65,7 +69,7 @@ type Config struct {
 	Profile string
 	// Upload is how the Initiator hands the image to the Distributor:
 	// "inband" (over the mesh) or "oob" (the distributor fetches it out
-	// of band); "": inband. See Distributor in distributor.go.
+	// of band from a simulated update server); "": inband.
 	Upload string
 	// Faults are the sabotage the scenario plans, applied in order.
 	Faults []Fault

@@ -2,216 +2,389 @@ package scenario
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/meshdfu/meshdfu/mesh"
 	"github.com/meshdfu/meshdfu/mesh/access"
-	"github.com/meshdfu/meshdfu/mesh/node"
 	"github.com/meshdfu/meshdfu/models/blob"
+	"github.com/meshdfu/meshdfu/models/dfd"
 	"github.com/meshdfu/meshdfu/models/dfu"
 )
 
-// Image is what the Initiator uploads: the image file (the BLOB the
-// targets receive), its Firmware ID and metadata, and the BLOB ID of the
-// distribution.
+// The two roles before the targets: fleet node 0 (address 0x0001) is the
+// Initiator, a Firmware Distribution Client; node 1 is the Distributor, a
+// Firmware Distribution Server with its own Firmware Update and BLOB
+// Transfer Clients. Targets are nodes 2 and up.
+const (
+	initiatorIdx   = 0
+	distributorIdx = 1
+	firstTarget    = 2
+)
+
+// Image is what the Initiator uploads: the bare firmware with its
+// Firmware ID and metadata, the image file the targets receive (what the
+// Distributor builds from the stored image: dfd.ImageFilePayload), and the
+// BLOB ID of the upload.
 type Image struct {
 	FirmwareID []byte
 	Metadata   []byte
+	Firmware   []byte
 	File       []byte
 	BLOBID     uint64
 }
 
-// events are what a distributor reports to the scenario, on the loop.
-type events struct {
-	onStep   func(step string)
-	onTarget func(r dfu.TargetResult)
-	onEnd    func(err error)
-}
-
-// distributor is the role that takes the image from the Initiator and
-// updates the targets. The scenario talks to it only through this
-// interface, so the direct implementation below (a Firmware Update
-// Client on the distributor node, the image placed there) and a
-// Firmware Distribution Server driven by a Distribution Client on an
-// Initiator node are interchangeable.
-type distributor interface {
-	// name labels the role in the results: "direct" or "dfd".
-	name() string
-	// elements returns the models of fleet node i when the distributor
-	// owns it (nil otherwise); called at every boot of that node.
-	elements(i int) []node.Element
-	// attach runs after the fleet is built and after every reboot of a
-	// node the distributor owns.
-	attach()
-	// upload gets img onto the distributor; done runs on the loop.
-	upload(img *Image, how string, done func(error))
-	// distribute updates targets with the uploaded image.
-	distribute(targets []mesh.Address, ev events) error
-	// restart power-cycles the distributor node; it carries on with the
-	// distribution it persisted.
-	restart() error
-	// progress is the BLOB transfer's view of each target (what the
-	// targets confirmed), nil before the transfer.
-	progress() []blob.TargetProgress
-}
-
-// restartDelay is how long a restarted distributor takes to boot before
-// it resumes the distribution.
+// restartDelay is how long a restarted distributor stays off before it
+// boots and carries on from its stores.
 const restartDelay = 2 * time.Second
 
-// The Firmware Update Client's requests wait requestTimeout in all and are
-// sent requestRetries+1 times: the interval between copies stays above
-// the SAR budget of a segmented Start several hops away, so copies do not
-// pile up behind each other on the relays (see sim/fleet's package doc).
+// The distributor's Firmware Update Client waits requestTimeout per
+// request in all and sends it requestRetries+1 times: the interval between
+// copies stays above the SAR budget of a segmented Start several hops
+// away, so copies do not pile up behind each other on the relays (see
+// sim/fleet's package doc).
 const (
 	requestTimeout = 20 * time.Second
 	requestRetries = 2
 )
 
-// direct is the distributor role played by a Firmware Update Client and
-// its BLOB Transfer Client on fleet node 0: the upload places the image in
-// the node's storage, and distribute runs dfu.Client.Update.
-type direct struct {
-	w     *world
-	idx   int
-	strat blob.Strategy
-	cli   *dfu.Client
-	bcli  *blob.Client
+// The Initiator's side of the procedure.
+const (
+	// receiversPerAdd is how many entries one Receivers Add carries: 16
+	// entries are 50 octets, 5 segments.
+	receiversPerAdd = 16
+	// maxResumes bounds how often the Initiator starts a distribution
+	// again that the distributor suspended (every target went silent).
+	maxResumes = 3
+	// uploadURI is the update server the fake OOB stands for.
+	uploadURI = "https://fw.example.com/meshdfu"
+)
 
-	// persisted across restarts: the image and the distribution
-	img     *Image
-	targets []mesh.Address
-	ev      events
-	failed  map[mesh.Address]bool
-	gen     int // bumped on restart: callbacks of an older run are ignored
+// watchClock runs after once each timer callback of the clock it wraps:
+// the scenario follows the distributor's procedure steps as they happen.
+type watchClock struct {
+	mesh.Clock
+	after func()
 }
 
-var _ distributor = (*direct)(nil)
-
-func (d *direct) name() string { return "direct" }
-
-func (d *direct) elements(i int) []node.Element {
-	if i != d.idx {
-		return nil
-	}
-	clk := lazyClock{d.w, i}
-	log := d.w.logger(i)
-	var err error
-	d.bcli, err = blob.NewClient(blob.ClientConfig{Clock: clk, Strategy: d.strat, TimeoutBase: timeoutBase, Logger: log,
-		TxBacklog: func() int { return d.w.f.Bearer(d.idx).Metrics().QueueLen }})
-	if err != nil {
-		panic(err) // the strategies are constants; validated by tests
-	}
-	d.cli, err = dfu.NewClient(dfu.ClientConfig{Clock: clk, BLOB: d.bcli, Logger: log, Timeout: requestTimeout, Retries: requestRetries})
-	if err != nil {
-		panic(err)
-	}
-	return []node.Element{{Models: []*access.Model{d.cli.Model(), d.bcli.Model()}}}
+func (c watchClock) AfterFunc(d time.Duration, f func()) mesh.Timer {
+	return c.Clock.AfterFunc(d, func() {
+		f()
+		c.after()
+	})
 }
 
-func (d *direct) attach() {
-	l := d.w.f.Node(d.idx).Access()
-	d.bcli.SetLayer(l)
-	d.cli.SetLayer(l)
-}
-
-// upload: the direct role has no Distribution Server, so the image is
-// simply placed on the node (both upload methods are instantaneous).
-func (d *direct) upload(img *Image, how string, done func(error)) {
-	d.img = img
-	d.w.f.Post(d.idx, func() { done(nil) })
-}
-
-func (d *direct) distribute(targets []mesh.Address, ev events) error {
-	if d.img == nil {
-		return fmt.Errorf("scenario: distribute before upload")
-	}
-	d.targets, d.ev, d.failed = targets, ev, map[mesh.Address]bool{}
-	d.run()
-	return nil
-}
-
-// run starts the update of every target that has not failed (again,
-// after a restart).
-func (d *direct) run() {
-	gen := d.gen
-	var ts []dfu.Target
-	for _, a := range d.targets {
-		if !d.failed[a] {
-			ts = append(ts, dfu.Target{Address: a})
+// watchModels makes every handler of ms run after once it returned.
+func watchModels(ms []*access.Model, after func()) {
+	for _, m := range ms {
+		for i := range m.Ops {
+			h := m.Ops[i].Handler
+			m.Ops[i].Handler = func(ctx *access.Context, p []byte) {
+				h(ctx, p)
+				after()
+			}
 		}
 	}
-	mode := blob.ModeNone
-	switch d.w.cfg.Mode {
+}
+
+// multiHop reports whether targets lie beyond the distributor's range.
+func (w *world) multiHop() bool { return w.maxHops > 1 }
+
+// distributionTTL is the TTL of the distribution over relays: the
+// farthest target plus one hop.
+func (w *world) distributionTTL() uint8 { return uint8(min(w.maxHops+1, int(access.MaxTTL))) }
+
+// Over relays the Initiator, next to the distributor, sends with
+// initiatorTTL (relayed once at most) and polls every initiatorPoll: the
+// distributor's answers cross every relay.
+const (
+	initiatorTTL  = 2
+	initiatorPoll = 20 * time.Second
+)
+
+// The distributor sends Firmware Update Start to one target at a time
+// (dfd.DefaultUpdateMaxInFlight): about startPerTarget each in one hop,
+// startPerTargetRelayed over relays, plus the timeout for every silent
+// target.
+const (
+	startPerTarget        = time.Second
+	startPerTargetRelayed = 5 * time.Second
+	startMargin           = time.Minute
+)
+
+// distributionTimeoutBase is the Initiator's Distribution Timeout Base:
+// the first target started waits for the BLOB Transfer Start while the
+// distributor starts all the others, and its BLOB Transfer Server gives up
+// after 10·(Timeout Base+1) s (blob.md §10), so the window must cover the
+// Start step of the whole fleet. A larger base also slows the BLOB
+// client's reaction to silent targets, so it is no larger than that.
+func (w *world) distributionTimeoutBase() uint16 {
+	per := startPerTarget
+	if w.multiHop() {
+		per = startPerTargetRelayed
+	}
+	window := time.Duration(len(w.tg))*per + startMargin
+	tb := int((window+10*time.Second-1)/(10*time.Second)) - 1
+	return uint16(min(max(tb, timeoutBase), 0xFFFF))
+}
+
+// newInitiator builds the Initiator's Firmware Distribution Client (with
+// the BLOB Transfer Client of in-band uploads).
+func (w *world) newInitiator() []*access.Model {
+	cfg := dfd.ClientConfig{
+		Clock: lazyClock{w, initiatorIdx}, Logger: w.logger(initiatorIdx),
+		BLOB: blob.ClientConfig{Strategy: w.strat, TimeoutBase: timeoutBase,
+			TxBacklog: func() int { return w.f.Bearer(initiatorIdx).Metrics().QueueLen }},
+	}
+	if w.multiHop() {
+		cfg.TTL, cfg.BLOB.TTL, cfg.PollInterval = initiatorTTL, initiatorTTL, initiatorPoll
+	}
+	var err error
+	w.cli, err = dfd.NewClient(cfg)
+	if err != nil {
+		panic(fmt.Sprintf("scenario: initiator: %v", err)) // static configuration
+	}
+	return w.cli.Models()
+}
+
+// newDistributor builds the Distribution Server from its stores: the
+// firmware store and the state store outlive the node, so a distributor
+// rebuilt after a restart carries on with the distribution it persisted.
+func (w *world) newDistributor() []*access.Model {
+	cfg := dfd.ServerConfig{
+		Clock:  watchClock{lazyClock{w, distributorIdx}, w.observeStep},
+		Logger: w.logger(distributorIdx),
+		Rand:   rand.New(rand.NewPCG(w.cfg.Seed, 0x64697374)), // "dist"
+		Store:  w.store, State: w.dstate,
+		Update: dfu.ClientConfig{Timeout: requestTimeout, Retries: requestRetries},
+		BLOBClient: blob.ClientConfig{Strategy: w.strat, TimeoutBase: w.distTB,
+			TxBacklog: func() int { return w.f.Bearer(distributorIdx).Metrics().QueueLen }},
+		MaxImageSize: uint32(max(dfd.DefaultMaxImageSize, len(w.img.Firmware))),
+		OnReceiver:   w.onReceiver,
+	}
+	if w.cfg.Upload == "oob" {
+		cfg.OOB = w.oob
+	}
+	s, err := dfd.NewServer(cfg)
+	if err != nil {
+		panic(fmt.Sprintf("scenario: distributor: %v", err)) // static configuration
+	}
+	w.srv = s
+	w.sawTransfer = false
+	ms := s.Models()
+	watchModels(ms, w.observeStep)
+	return ms
+}
+
+// upload gets the image onto the distributor: in-band through the
+// Initiator's BLOB Transfer Client, or out of band (the distributor
+// fetches it from the fake update server); done runs on the Initiator.
+func (w *world) upload(done func(error)) {
+	dst := w.f.Address(distributorIdx)
+	img := w.img
+	var err error
+	if w.cfg.Upload == "oob" {
+		err = w.cli.UploadOOB(dst, uploadURI, oldFWID, func(fwid []byte, err error) {
+			if err == nil && !bytes.Equal(fwid, img.FirmwareID) {
+				err = fmt.Errorf("scenario: OOB upload stored firmware %x, want %x", fwid, img.FirmwareID)
+			}
+			done(err)
+		})
+	} else {
+		err = w.cli.Upload(dfd.Upload{Server: dst, FirmwareID: img.FirmwareID, Metadata: img.Metadata,
+			Image: bytes.NewReader(img.Firmware), Size: uint32(len(img.Firmware)), BLOBID: img.BLOBID,
+			TimeoutBase: timeoutBase, OnEnd: done})
+	}
+	if err != nil {
+		done(err)
+	}
+}
+
+// distribute is the Initiator's part after the upload: Receivers Add in
+// pages, Distribution Start, then polling until the distribution ends
+// (starting it again when the distributor suspended it).
+func (w *world) distribute(end func(error)) {
+	dst := w.f.Address(distributorIdx)
+	entries := make([]dfd.ReceiverEntry, len(w.tg))
+	for k, t := range w.tg {
+		entries[k] = dfd.ReceiverEntry{Address: t.addr}
+	}
+	mode := blob.ModeNone // the distributor chooses
+	switch w.cfg.Mode {
 	case "push":
 		mode = blob.ModePush
 	case "pull":
 		mode = blob.ModePull
 	}
-	group := d.w.group
-	if d.w.cfg.Unicast {
-		group = mesh.AddrUnassigned
+	// TTL: the distributor's Default TTL (over relays, distributionTTL).
+	start := dfd.Start{TTL: access.DefaultTTL, TimeoutBase: w.distTB, TransferMode: mode,
+		Policy: dfd.PolicyVerifyAndApply, Multicast: w.group}
+	if w.cfg.Unicast {
+		start.Multicast = mesh.AddrUnassigned
 	}
-	u := dfu.Update{
-		Targets: ts, FirmwareID: d.img.FirmwareID, Metadata: d.img.Metadata,
-		BLOB: bytes.NewReader(d.img.File), Size: uint32(len(d.img.File)), BLOBID: d.img.BLOBID,
-		TTL: access.DefaultTTL, TimeoutBase: timeoutBase, Mode: mode, Group: group,
-		OnStep: func(step string) {
-			if gen == d.gen && d.ev.onStep != nil {
-				d.ev.onStep(step)
+	resumes := 0
+	wait := func() {
+		err := w.cli.Wait(dst, func(p dfd.Progress) {
+			if p.Status.Phase == dfd.PhaseTransferSuspended && resumes < maxResumes {
+				resumes++
+				_ = w.cli.Start(dst, start, func(*dfd.DistributionStatus, error) {})
 			}
-		},
-		OnTarget: func(r dfu.TargetResult) {
-			if gen != d.gen {
+		}, func(_ dfd.Progress, err error) { end(err) })
+		if err != nil {
+			end(err)
+		}
+	}
+	var add func(from int)
+	add = func(from int) {
+		if from >= len(entries) {
+			err := w.cli.Start(dst, start, func(st *dfd.DistributionStatus, err error) {
+				if err != nil {
+					end(fmt.Errorf("distribution start: %w", err))
+					return
+				}
+				wait()
+			})
+			if err != nil {
+				end(err)
+			}
+			return
+		}
+		to := min(from+receiversPerAdd, len(entries))
+		err := w.cli.ReceiversAdd(dst, entries[from:to], func(_ *dfd.ReceiversStatus, err error) {
+			if err != nil {
+				end(fmt.Errorf("receivers add: %w", err))
 				return
 			}
-			if r.Err != nil {
-				d.failed[r.Address] = true
-			}
-			d.ev.onTarget(r)
-		},
-		OnEnd: func(_ []dfu.TargetResult, err error) {
-			if gen == d.gen {
-				d.ev.onEnd(err)
-			}
-		},
-	}
-	d.w.f.Post(d.idx, func() {
-		if err := d.cli.Update(u); err != nil && gen == d.gen {
-			d.ev.onEnd(err)
+			add(to)
+		})
+		if err != nil {
+			end(err)
 		}
+	}
+	add(0)
+}
+
+// maybeRestart restarts the distributor when a restart is due and no
+// target holds an open block. blob.Client cannot rejoin a block its lost
+// instance had opened: the restarted client picks its own chunk size, and
+// a target waiting for chunks of that block answers a Block Start with
+// another chunk size Wrong Phase (spec/blob.md §11.2, as Zephyr does), which
+// drops it from the transfer. Between blocks every Block Start is
+// accepted, so the restart waits for the next block boundary.
+func (w *world) maybeRestart() {
+	if w.restartDue == 0 || !w.f.IsOn(distributorIdx) {
+		return
+	}
+	for _, t := range w.tg {
+		if w.f.IsOn(t.idx) && t.srv.BLOB().Phase() == blob.PhaseWaitingForChunk {
+			return
+		}
+	}
+	w.restartDue--
+	w.restartDistributor()
+}
+
+// restartDistributor powers the distributor off at once and on again
+// restartDelay later: the new instance comes back from its stores and
+// resumes the distribution where the targets stand.
+func (w *world) restartDistributor() {
+	w.f.PowerOff(distributorIdx)
+	w.restarts++
+	w.setStep("restart")
+	w.ctl.AfterFunc(restartDelay, func() {
+		if err := w.f.PowerOn(distributorIdx); err != nil {
+			w.err = err
+			return
+		}
+		w.srv.SetLayer(w.f.Node(distributorIdx).Access())
+		w.observeStep()
 	})
 }
 
-func (d *direct) progress() []blob.TargetProgress {
-	if d.bcli == nil || d.bcli.State() == blob.ClientIdle {
+// observeStep follows the distributor's procedure: it runs after each of
+// its message handlers and timers, and names the step from its state
+// (dfd keeps the step to itself).
+func (w *world) observeStep() {
+	if w.srv == nil || !w.f.IsOn(distributorIdx) {
+		return
+	}
+	s := w.srv
+	step := ""
+	switch s.Phase() {
+	case dfd.PhaseTransferActive, dfd.PhaseTransferSuspended:
+		switch {
+		case s.BLOBClient().State() != blob.ClientIdle:
+			step, w.sawTransfer = "transfer", true
+		case w.sawTransfer || (w.restarts > 0 && w.pastTransfer()):
+			step = "verify"
+		default:
+			step = "start"
+		}
+	case dfd.PhaseTransferSuccess:
+		step = "verify"
+	case dfd.PhaseApplyingUpdate:
+		step = "confirm"
+		for _, t := range w.tg {
+			if !t.final && t.phase == dfu.PhaseVerificationSucceeded {
+				step = "apply"
+				break
+			}
+		}
+	case dfd.PhaseCompleted, dfd.PhaseFailed:
+		step = "done"
+	}
+	if step != "" {
+		w.setStep(step)
+	}
+}
+
+// pastTransfer reports whether every target still in the distribution
+// holds the image (after a restart, the distributor may have no transfer
+// left to run).
+func (w *world) pastTransfer() bool {
+	some := false
+	for _, t := range w.tg {
+		if t.final {
+			continue
+		}
+		switch t.phase {
+		case dfu.PhaseUnknown, dfu.PhaseIdle, dfu.PhaseTransferActive, dfu.PhaseTransferError:
+			return false
+		}
+		some = true
+	}
+	return some
+}
+
+// onReceiver records what the distributor learnt about a target.
+func (w *world) onReceiver(r dfd.Receiver) {
+	t := w.byAddr[r.Address]
+	if t == nil || t.final {
+		return
+	}
+	t.phase, t.status = r.Phase, r.UpdateStatus
+	switch {
+	case r.Failed:
+		t.final, t.err = true, errors.New(r.Reason)
+		if t.phase == dfu.PhaseUnknown || t.phase == dfu.PhaseIdle || t.phase == dfu.PhaseTransferActive {
+			// The distributor lost it before it could tell more.
+			t.phase = dfu.PhaseTransferError
+		}
+	case r.Phase == dfu.PhaseApplySuccess:
+		t.final = true
+	}
+	if t.final {
+		t.doneAt = w.f.Elapsed()
+	}
+}
+
+// distProgress is the distributor's BLOB transfer view of each target (what
+// the targets confirmed), nil outside the transfer.
+func (w *world) distProgress() []blob.TargetProgress {
+	if w.srv == nil || !w.f.IsOn(distributorIdx) || w.srv.BLOBClient().State() == blob.ClientIdle {
 		return nil
 	}
-	return d.bcli.Progress()
-}
-
-func (d *direct) restart() error {
-	d.gen++
-	if err := d.w.f.Reboot(d.idx); err != nil {
-		return err
-	}
-	d.attach()
-	if d.ev.onStep != nil {
-		d.ev.onStep("restart")
-	}
-	// Resuming a transfer mid-block after the client lost its state was
-	// seen to fail (targets answer Block Start with Wrong Phase), so the
-	// restarted distributor cancels the update on every target still in
-	// it and starts the distribution again from the beginning.
-	d.w.f.Clock(d.idx).AfterFunc(restartDelay, func() {
-		var active []mesh.Address
-		for _, a := range d.targets {
-			if !d.failed[a] {
-				active = append(active, a)
-			}
-		}
-		d.cli.Cancel(active, func(mesh.Address, *dfu.UpdateStatus, error) {}, d.run)
-	})
-	return nil
+	return w.srv.BLOBClient().Progress()
 }

@@ -36,16 +36,19 @@ type Result struct {
 // Network describes the simulated network.
 type Network struct {
 	Topology    string  `json:"topology"`
-	Nodes       int     `json:"nodes"` // every node: distributor and targets
+	Nodes       int     `json:"nodes"` // every node: Initiator, distributor and targets
 	Relays      int     `json:"relays"`
 	MaxHops     int     `json:"max_hops"` // from the distributor
 	Loss        float64 `json:"loss"`
 	Burst       bool    `json:"burst"`
+	Initiator   string  `json:"initiator"`   // address
 	Distributor string  `json:"distributor"` // address
-	Role        string  `json:"distributor_role"`
-	Profile     string  `json:"profile"`
-	Upload      string  `json:"upload"`
-	Addressing  string  `json:"addressing"` // "group" or "unicast"
+	// Role is how the distributor works: "dfd", a Firmware Distribution
+	// Server driven by the Initiator (the only one now).
+	Role       string `json:"distributor_role"`
+	Profile    string `json:"profile"`
+	Upload     string `json:"upload"`
+	Addressing string `json:"addressing"` // "group" or "unicast"
 }
 
 // TargetResult is one target's outcome.

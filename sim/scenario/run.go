@@ -15,7 +15,9 @@ import (
 	"github.com/meshdfu/meshdfu/mesh"
 	"github.com/meshdfu/meshdfu/mesh/access"
 	"github.com/meshdfu/meshdfu/mesh/node"
+	"github.com/meshdfu/meshdfu/mesh/transport"
 	"github.com/meshdfu/meshdfu/models/blob"
+	"github.com/meshdfu/meshdfu/models/dfd"
 	"github.com/meshdfu/meshdfu/models/dfu"
 	"github.com/meshdfu/meshdfu/sim"
 	"github.com/meshdfu/meshdfu/sim/fleet"
@@ -26,9 +28,10 @@ const (
 	// Group is the group address every target's BLOB and Firmware Update
 	// Servers subscribe to.
 	Group = mesh.Address(0xC0DF)
-	// timeoutBase is the Timeout Base of the distribution: 10·(10+1) s of
-	// target inactivity before a target suspends (and the wait for
-	// Transfer Start after Firmware Update Start).
+	// timeoutBase is the Timeout Base of the upload, and the least of the
+	// distribution (distributionTimeoutBase): 10·(10+1) s of inactivity
+	// before a BLOB Transfer Server suspends, or gives up waiting for
+	// Transfer Start.
 	timeoutBase = 10
 	// settle is the virtual time run after the distribution ended, so that
 	// the targets' reboots into the new firmware happen.
@@ -81,7 +84,7 @@ func (c lazyClock) AfterFunc(d time.Duration, f func()) mesh.Timer {
 }
 
 type target struct {
-	idx    int
+	idx    int // fleet node
 	addr   mesh.Address
 	hops   int
 	srv    *dfu.Server
@@ -115,9 +118,21 @@ type world struct {
 	group  mesh.Address
 	img    *Image
 	pub    ed25519.PublicKey
-	dist   distributor
-	tg     []*target // tg[k] is fleet node k+1
+	tg     []*target // tg[k] is fleet node firstTarget+k
 	byAddr map[mesh.Address]*target
+
+	// The Initiator and the distributor (its current instance and the
+	// stores it is rebuilt from).
+	cli         *dfd.Client
+	srv         *dfd.Server
+	store       *fw.MemStore
+	dstate      *blob.MemoryStateStore
+	oob         *fakeOOB
+	sawTransfer bool // the current instance ran its BLOB transfer
+	restarts    int
+	restartDue  int    // distributor restarts waiting for their moment
+	maxHops     int    // from the distributor to the farthest target
+	distTB      uint16 // Timeout Base of the distribution
 	// confirmed is the share of the image each target confirmed to the
 	// distributor's BLOB client.
 	confirmed map[mesh.Address]float64
@@ -159,12 +174,18 @@ func Run(ctx context.Context, cfg Config, obs Observer) (*Result, error) {
 	return res, nil
 }
 
-// buildTopology returns the layout: node 0 is the distributor.
-func (c *Config) buildTopology() (*topology.Topology, error) {
-	loss := sim.Independent(c.Loss)
+// loss is the loss model of the built-in topologies' links.
+func (c *Config) loss() sim.Loss {
 	if c.Burst {
-		loss = sim.Bursty(c.Loss, BurstLength)
+		return sim.Bursty(c.Loss, BurstLength)
 	}
+	return sim.Independent(c.Loss)
+}
+
+// buildTopology returns the layout of the distributor (node 0) and the
+// targets; withInitiator adds the Initiator.
+func (c *Config) buildTopology() (*topology.Topology, error) {
+	loss := c.loss()
 	n := c.Targets + 1
 	switch c.Topology {
 	case "single-hop":
@@ -200,6 +221,25 @@ func (c *Config) buildTopology() (*topology.Topology, error) {
 	}
 	c.Targets = t.Len() - 1
 	return t, nil
+}
+
+// withInitiator returns t with the Initiator prepended as node 0, so the
+// distributor becomes node 1: a phone or gateway a metre from the
+// distributor, linked to it alone with the given loss.
+func withInitiator(t *topology.Topology, loss sim.Loss) *topology.Topology {
+	d := t.Nodes[0]
+	out := &topology.Topology{Name: t.Name, Nodes: make([]topology.Node, 0, t.Len()+1),
+		Links: make([]topology.Link, 0, len(t.Links)+2)}
+	out.Nodes = append(out.Nodes, topology.Node{ID: 0, X: d.X + 1, Y: d.Y, Floor: d.Floor})
+	for _, nd := range t.Nodes {
+		nd.ID++
+		out.Nodes = append(out.Nodes, nd)
+	}
+	out.Links = append(out.Links, topology.Link{From: 0, To: 1, Loss: loss}, topology.Link{From: 1, To: 0, Loss: loss})
+	for _, l := range t.Links {
+		out.Links = append(out.Links, topology.Link{From: l.From + 1, To: l.To + 1, Loss: l.Loss})
+	}
+	return out
 }
 
 // trim keeps the first n nodes of t and the links between them.
@@ -247,7 +287,7 @@ func (w *world) buildImage() error {
 		if err != nil {
 			return nil, err
 		}
-		return &Image{FirmwareID: newFWID, Metadata: meta, File: b, BLOBID: r.Uint64()}, nil
+		return &Image{FirmwareID: newFWID, Metadata: meta, Firmware: image, File: b, BLOBID: r.Uint64()}, nil
 	}
 	probe, err := make1(w.cfg.ImageSize)
 	if err != nil {
@@ -263,10 +303,11 @@ func (w *world) buildImage() error {
 }
 
 func (w *world) build() error {
-	topo, err := w.cfg.buildTopology()
+	base, err := w.cfg.buildTopology()
 	if err != nil {
 		return err
 	}
+	topo := withInitiator(base, w.cfg.loss())
 	w.topo = topo
 	if err := w.buildImage(); err != nil {
 		return err
@@ -275,40 +316,69 @@ func (w *world) build() error {
 	if w.cfg.Profile == "zephyr" {
 		w.strat = blob.StrategyZephyr
 	}
-	w.dist = &direct{w: w, idx: 0, strat: w.strat}
+	w.store, w.dstate = fw.NewMemStore(0), &blob.MemoryStateStore{}
+	if w.cfg.Upload == "oob" {
+		if w.oob, err = newFakeOOB(lazyClock{w, distributorIdx}, w.img); err != nil {
+			return err
+		}
+	}
 	n := topo.Len()
-	hops := topo.Hops(0)
-	w.tg = make([]*target, n-1)
+	hops := topo.Hops(distributorIdx)
+	w.tg = make([]*target, n-firstTarget)
 	for k := range w.tg {
-		w.tg[k] = &target{idx: k + 1, hops: hops[k+1], store: &blob.MemoryStorage{}, bstate: &blob.MemoryStateStore{},
+		i := firstTarget + k
+		w.tg[k] = &target{idx: i, hops: hops[i], store: &blob.MemoryStorage{}, bstate: &blob.MemoryStateStore{},
 			dstate: &blob.MemoryStateStore{}, expected: dfu.PhaseApplySuccess, phase: dfu.PhaseIdle,
-			images: []dfu.FirmwareInformation{{FirmwareID: oldFWID, UpdateURI: "https://fw.example.com/meshdfu"}}}
+			images: []dfu.FirmwareInformation{{FirmwareID: oldFWID, UpdateURI: uploadURI}}}
 	}
 	if err := w.planFaults(); err != nil {
 		return err
 	}
-	ntx := w.strat.NetworkTransmit
-	relays := fleet.RelaysDominating
-	if w.cfg.Topology == "single-hop" {
-		relays = fleet.RelaysNone
+	for _, t := range w.tg {
+		w.maxHops = max(w.maxHops, t.hops)
 	}
-	w.f, err = fleet.New(fleet.Config{
-		Seed: w.cfg.Seed, Topology: topo, Relays: relays,
+	w.distTB = w.distributionTimeoutBase()
+	// Relays are chosen among the distributor and the targets, as if the
+	// Initiator were not there (it only talks to the distributor).
+	relays := make([]bool, n)
+	if w.cfg.Topology != "single-hop" {
+		copy(relays[1:], base.DominatingRelays())
+	}
+	ntx := w.strat.NetworkTransmit
+	fc := fleet.Config{
+		Seed: w.cfg.Seed, Topology: topo, RelaySet: relays,
 		NetworkTransmit: &ntx, SARTx: w.strat.SAR, SARRx: w.strat.TargetSARRx,
 		Preconfigure: fleet.PreconfigureApp(0, w.group),
 		Capture:      w.cfg.Capture, Logger: w.cfg.Logger,
-		Models: func(i int) []node.Element {
-			if e := w.dist.elements(i); e != nil {
-				return e
-			}
-			return []node.Element{{Models: w.newServer(w.tg[i-1]).Models()}}
-		},
-	})
+	}
+	if w.multiHop() {
+		// Over relays (docs/benchmarks-blob.md, Relays): a segment must
+		// not leave faster than a relay forwards it, acknowledgments
+		// follow the Mesh defaults (each crosses every relay too), and
+		// the Default TTL reaches the farthest node with one hop to
+		// spare, so PDUs stop at the network's edge.
+		if w.strat.SARRelayed != (transport.SARTransmitter{}) {
+			fc.SARTx = w.strat.SARRelayed
+		}
+		fc.SARRx = transport.DefaultSARReceiver
+		fc.DefaultTTL = w.distributionTTL()
+	}
+	fc.Models = func(i int) []node.Element {
+		switch i {
+		case initiatorIdx:
+			return []node.Element{{Models: w.newInitiator()}}
+		case distributorIdx:
+			return []node.Element{{Models: w.newDistributor()}}
+		}
+		return []node.Element{{Models: w.newServer(w.tg[i-firstTarget]).Models()}}
+	}
+	w.f, err = fleet.New(fc)
 	if err != nil {
 		return fmt.Errorf("scenario: %w", err)
 	}
 	w.ctl = w.f.Engine().Clock(-1)
-	w.dist.attach()
+	w.cli.SetLayer(w.f.Node(initiatorIdx).Access())
+	w.srv.SetLayer(w.f.Node(distributorIdx).Access())
 	for _, t := range w.tg {
 		t.addr = w.f.Address(t.idx)
 		w.byAddr[t.addr] = t
@@ -389,30 +459,89 @@ func (w *world) newServer(t *target) *dfu.Server {
 	if err != nil {
 		panic(fmt.Sprintf("scenario: target server: %v", err)) // static configuration
 	}
-	// Note the Chunk Size of the first block the targets are given.
+	// Note the Chunk Size of the first block the targets are given, and
+	// look for the moment of a due distributor restart after every BLOB
+	// message.
 	ops := s.BLOB().Model().Ops
 	for i := range ops {
+		h := ops[i].Handler
 		if ops[i].Opcode == blob.OpBlockStart {
-			h := ops[i].Handler
 			ops[i].Handler = func(ctx *access.Context, p []byte) {
 				var m blob.BlockStart
 				if w.chunkSize == 0 && m.Unmarshal(p) == nil && m.ChunkSize != 0 {
 					w.chunkSize = m.ChunkSize
 				}
 				h(ctx, p)
+				w.maybeRestart()
 			}
+			continue
+		}
+		ops[i].Handler = func(ctx *access.Context, p []byte) {
+			h(ctx, p)
+			w.maybeRestart()
 		}
 	}
 	t.srv = s
 	return s
 }
 
-// logger is node i's model logger (nil when the scenario has none).
+// logger is node i's model logger (nil when the scenario has none). The
+// models of the first boot are built inside fleet.New, before the engine
+// that stamps records with virtual time can be reached: the handler finds
+// it when the first record comes.
 func (w *world) logger(i int) *slog.Logger {
-	if w.cfg.Logger == nil || w.f == nil {
-		return w.cfg.Logger
+	if w.cfg.Logger == nil {
+		return nil
 	}
-	return w.f.Engine().Logger(sim.NodeID(i), w.cfg.Logger.Handler())
+	return slog.New(&lazyHandler{w: w, i: i})
+}
+
+// lazyHandler is node i's handler of the engine (sim.Engine.Logger),
+// resolved at the first record; attributes and groups added before wait
+// in edits.
+type lazyHandler struct {
+	w     *world
+	i     int
+	edits []func(slog.Handler) slog.Handler
+	h     slog.Handler
+}
+
+func (l *lazyHandler) handler() slog.Handler {
+	if l.h != nil {
+		return l.h
+	}
+	if l.w.f == nil {
+		return l.w.cfg.Logger.Handler()
+	}
+	h := l.w.f.Engine().Logger(sim.NodeID(l.i), l.w.cfg.Logger.Handler()).Handler()
+	for _, e := range l.edits {
+		h = e(h)
+	}
+	l.h = h
+	return h
+}
+
+func (l *lazyHandler) Enabled(ctx context.Context, lv slog.Level) bool {
+	return l.w.cfg.Logger.Handler().Enabled(ctx, lv)
+}
+
+func (l *lazyHandler) Handle(ctx context.Context, r slog.Record) error {
+	return l.handler().Handle(ctx, r)
+}
+
+func (l *lazyHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return l.with(func(h slog.Handler) slog.Handler { return h.WithAttrs(as) })
+}
+
+func (l *lazyHandler) WithGroup(name string) slog.Handler {
+	return l.with(func(h slog.Handler) slog.Handler { return h.WithGroup(name) })
+}
+
+func (l *lazyHandler) with(e func(slog.Handler) slog.Handler) slog.Handler {
+	if l.h != nil {
+		return e(l.h)
+	}
+	return &lazyHandler{w: l.w, i: l.i, edits: append(l.edits[:len(l.edits):len(l.edits)], e)}
 }
 
 func (w *world) rebootTarget(t *target) {
@@ -427,6 +556,9 @@ func (w *world) rebootTarget(t *target) {
 }
 
 func (w *world) setStep(s string) {
+	if s == w.step {
+		return
+	}
 	now := w.f.Elapsed()
 	if n := len(w.steps); n > 0 {
 		last := &w.steps[n-1]
@@ -445,46 +577,24 @@ func (w *world) setStep(s string) {
 	w.sample(false)
 }
 
-func (w *world) onTarget(r dfu.TargetResult) {
-	t := w.byAddr[r.Address]
-	if t == nil || t.final {
-		return
-	}
-	t.phase, t.status, t.err = r.Phase, r.Status, r.Err
-	switch {
-	case r.Err != nil:
-		t.final = true
-		if t.phase == dfu.PhaseUnknown || t.phase == dfu.PhaseIdle || t.phase == dfu.PhaseTransferActive {
-			// The distributor lost it before it could tell more.
-			t.phase = dfu.PhaseTransferError
-		}
-	case r.Phase == dfu.PhaseApplySuccess:
-		t.final = true
-	}
-	if t.final {
-		t.doneAt = w.f.Elapsed()
-	}
-}
-
+// run drives the Initiator: upload, then the distribution until it
+// ends, firing the planned faults on the way.
 func (w *world) run() error {
+	end := func(err error) {
+		if !w.ended {
+			w.ended, w.endErr, w.endAt = true, err, w.f.Elapsed()
+		}
+	}
 	w.setStep("upload")
-	w.dist.upload(w.img, w.cfg.Upload, func(err error) {
-		if err != nil {
-			w.endErr, w.ended = err, true
-			return
-		}
-		var addrs []mesh.Address
-		for _, t := range w.tg {
-			addrs = append(addrs, t.addr)
-		}
-		ev := events{onStep: w.setStep, onTarget: w.onTarget, onEnd: func(err error) {
-			if !w.ended {
-				w.ended, w.endErr, w.endAt = true, err, w.f.Elapsed()
+	w.f.Post(initiatorIdx, func() {
+		w.upload(func(err error) {
+			if err != nil {
+				end(fmt.Errorf("upload: %w", err))
+				return
 			}
-		}}
-		if err := w.dist.distribute(addrs, ev); err != nil {
-			w.endErr, w.ended = err, true
-		}
+			w.setStep("start")
+			w.distribute(end)
+		})
 	})
 	next := w.cfg.SampleInterval
 	for !w.ended && w.f.Elapsed() < w.cfg.Limit {
@@ -495,8 +605,10 @@ func (w *world) run() error {
 		if w.err != nil {
 			return fmt.Errorf("scenario: %w", w.err)
 		}
+		w.observeStep()
 		w.updateProgress()
 		w.fireFaults()
+		w.maybeRestart()
 		if w.f.Elapsed() >= next {
 			w.sample(false)
 			next = w.f.Elapsed() + w.cfg.SampleInterval
@@ -546,7 +658,7 @@ func (w *world) progressOf(t *target) float64 {
 func (w *world) updateProgress() {
 	now := w.f.Elapsed().Seconds()
 	size := float64(len(w.img.File))
-	for _, p := range w.dist.progress() {
+	for _, p := range w.distProgress() {
 		v := float64(p.OctetsDone) / size
 		if p.Block >= 0 && p.Chunks > 0 && !p.Complete {
 			bs := 1 << w.xfer.BlockSizeLog
@@ -609,9 +721,8 @@ func (w *world) fire(f Fault) {
 			}
 		}
 	case FaultDistributorRestart:
-		if err := w.dist.restart(); err != nil {
-			w.err = err
-		}
+		w.restartDue++
+		w.maybeRestart()
 	case FaultLossBurst:
 		w.setLinks(func(l topology.Link) sim.Loss { return sim.Independent(BurstLoss) })
 		w.bursting++
@@ -676,16 +787,12 @@ func (w *world) result() *Result {
 			relays++
 		}
 	}
-	maxHops := 0
-	for _, t := range w.tg {
-		maxHops = max(maxHops, t.hops)
-	}
 	addressing := "group"
 	if c.Unicast {
 		addressing = "unicast"
 	}
-	r.Network = Network{Topology: w.topo.Name, Nodes: w.f.Len(), Relays: relays, MaxHops: maxHops, Loss: c.Loss, Burst: c.Burst,
-		Distributor: w.f.Address(0).String(), Role: w.dist.name(), Profile: c.Profile, Upload: c.Upload, Addressing: addressing}
+	r.Network = Network{Topology: w.topo.Name, Nodes: w.f.Len(), Relays: relays, MaxHops: w.maxHops, Loss: c.Loss, Burst: c.Burst,
+		Initiator: w.f.Address(initiatorIdx).String(), Distributor: w.f.Address(distributorIdx).String(), Role: "dfd", Profile: c.Profile, Upload: c.Upload, Addressing: addressing}
 	r.OK = w.err == nil
 	for _, t := range w.tg {
 		tr := TargetResult{Address: t.addr.String(), FinalPhase: phaseName(t), Status: t.status.String(), Reason: w.reason(t),
@@ -731,7 +838,10 @@ func (w *world) result() *Result {
 		Lost: m.Medium.Lost.Total(), Deliveries: m.Medium.Deliveries}
 	for i, nm := range m.Nodes {
 		role := "target"
-		if i == 0 {
+		switch i {
+		case initiatorIdx:
+			role = "initiator"
+		case distributorIdx:
 			role = "distributor"
 		}
 		if nm.Relay {

@@ -3,6 +3,7 @@ package scenario
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -104,8 +105,91 @@ func TestRun_Healthy(t *testing.T) {
 	if r.Air.PDUs == 0 || len(r.Keys.NetKey) != 32 || len(r.Keys.AppKey) != 32 || r.Keys.IVIndex != "00000000" {
 		t.Errorf("air %+v keys %+v", r.Air, r.Keys)
 	}
-	if len(r.Series) != 4 || len(r.AirByNode) != 5 {
-		t.Errorf("series %d, air by node %d", len(r.Series), len(r.AirByNode))
+	// The Initiator, the distributor and 4 targets.
+	if len(r.Series) != 4 || len(r.AirByNode) != 6 || r.Network.Nodes != 6 {
+		t.Errorf("series %d, air by node %d, nodes %d", len(r.Series), len(r.AirByNode), r.Network.Nodes)
+	}
+	if n := r.Network; n.Initiator != "0x0001" || n.Distributor != "0x0002" || n.Role != "dfd" || r.Targets[0].Address != "0x0003" {
+		t.Errorf("roles: %+v, first target %s", n, r.Targets[0].Address)
+	}
+	var steps []string
+	for _, p := range r.Phases {
+		steps = append(steps, p.Name)
+	}
+	if got := strings.Join(steps, " "); got != "upload start transfer verify apply confirm" {
+		t.Errorf("steps %q", got)
+	}
+}
+
+// The OOB upload: the distributor fetches the image (packed as a firmware
+// archive) from the fake update server, after its virtual delays.
+func TestRun_UploadOOB(t *testing.T) {
+	c := small()
+	c.Upload = "oob"
+	r := run(t, c)
+	if !r.OK || r.Network.Upload != "oob" {
+		t.Fatalf("%+v", r.Targets)
+	}
+	if up := r.Phases[0]; up.Name != "upload" || up.Duration < (2*oobLatency).Seconds() {
+		t.Errorf("upload step %+v, want at least the update server's two round trips", up)
+	}
+}
+
+// Unicast addressing and pull mode reach the end too.
+func TestRun_UnicastPull(t *testing.T) {
+	c := small()
+	c.Unicast, c.Mode = true, "pull"
+	r := run(t, c)
+	if !r.OK || r.Network.Addressing != "unicast" || r.Transfer.Mode != "pull" {
+		t.Fatalf("addressing %s mode %s: %+v", r.Network.Addressing, r.Transfer.Mode, r.Targets)
+	}
+}
+
+// A distributor restarted at half of the transfer comes back from its
+// stores and resumes: the transfer goes on after the restart, and the air
+// time stays below 1.5 times that of the same run without the restart.
+func TestRun_DistributorRestartResumes(t *testing.T) {
+	c := small()
+	c.ImageSize = 16 << 10 // several blocks
+	plain := run(t, c)
+	c.Faults = []Fault{{Kind: FaultDistributorRestart, At: 0.5}}
+	r := run(t, c)
+	if !plain.OK || !r.OK {
+		t.Fatalf("plain %v, restarted %v: %+v", plain.OK, r.OK, r.Targets)
+	}
+	var steps []string
+	for _, p := range r.Phases {
+		steps = append(steps, p.Name)
+	}
+	if got := strings.Join(steps, " "); !strings.Contains(got, "transfer restart start transfer verify") {
+		t.Errorf("steps %q: the restart should come mid-transfer", got)
+	}
+	ratio := r.Air.AirTime / plain.Air.AirTime
+	t.Logf("air time: uninterrupted %.3f s, restarted at 50%% %.3f s (%.2f×)", plain.Air.AirTime, r.Air.AirTime, ratio)
+	if ratio >= 1.5 {
+		t.Errorf("air time with a restart %.3f s ≥ 1.5 × %.3f s", r.Air.AirTime, plain.Air.AirTime)
+	}
+}
+
+// The default configuration (what `meshdfu sim` runs without flags) ends
+// with every target applied.
+func TestRun_Default(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the default run takes about 2 s")
+	}
+	start := time.Now()
+	r := run(t, Default())
+	t.Logf("default: %s, %d targets, %d hops, %.0f s virtual, %v wall", r.Network.Topology, r.Nodes, r.Network.MaxHops, r.VirtualDuration, time.Since(start))
+	if !r.OK {
+		for _, tg := range r.Targets {
+			if tg.FinalPhase != tg.Expected {
+				t.Errorf("%+v", tg)
+			}
+		}
+		t.Fatalf("seed %d: not OK (replay: go run ./cmd/meshdfu sim --seed %d)", r.Seed, r.Seed)
+	}
+	if r.Nodes != DefaultTargets || r.ImageBytes != DefaultImageSize {
+		t.Errorf("nodes %d image %d", r.Nodes, r.ImageBytes)
 	}
 }
 
