@@ -45,6 +45,10 @@ type Config struct {
 	// sent to back through the local interface. nil: every group and
 	// virtual address loops back, and the upper layers filter.
 	Listens func(mesh.Address) bool
+	// FriendOnly, when it returns true, makes the layer ignore every PDU
+	// not secured with friendship credentials (a Low Power node in a
+	// friendship). nil: never.
+	FriendOnly func() bool
 	// Deliver receives every PDU for this node: received ones for a local
 	// unicast, group, virtual or fixed-group DST, and own PDUs looped back.
 	// rx and the slices in it are valid only during the call. nil: drop.
@@ -103,6 +107,7 @@ type Stats struct {
 	DropBadDST     uint64 // authenticated, but DST unassigned (or virtual for control)
 	DropOwnSRC     uint64 // SRC is one of this node's elements
 	DropCached     uint64 // already in the Network Message Cache
+	DropNotFriend  uint64 // heard directly by a Low Power node that takes PDUs from its Friend only
 	TxFiltered     uint64 // originated with TTL 1: not sent on the bearer (output filter)
 }
 
@@ -122,6 +127,7 @@ type Layer struct {
 	relayDelay time.Duration
 	isLocal    func(mesh.Address) bool
 	forLPN     func(mesh.Address) bool
+	friendOnly func() bool
 	listens    func(mesh.Address) bool
 	deliver    func(*Rx)
 
@@ -164,6 +170,7 @@ func New(cfg Config) *Layer {
 		relayDelay: cfg.RelayDelay,
 		isLocal:    cfg.IsLocal,
 		forLPN:     cfg.ForLPN,
+		friendOnly: cfg.FriendOnly,
 		listens:    cfg.Listens,
 		deliver:    cfg.Deliver,
 	}
@@ -281,6 +288,13 @@ func (l *Layer) Receive(pdu []byte) {
 	}
 	if l.isLocal(h.SRC) {
 		l.stats.DropOwnSRC++
+		return
+	}
+	// A Low Power node in a friendship ignores what it hears directly and
+	// takes it from its Friend, in order; it must not cache it either, or
+	// the Friend's copy (same SRC and SEQ) would be dropped as seen.
+	if match.Friendship == nil && l.friendOnly != nil && l.friendOnly() {
+		l.stats.DropNotFriend++
 		return
 	}
 	if !l.cache.Add(h.SRC, h.SEQ, ivIndex) {

@@ -264,7 +264,13 @@ func (n *Node) build() error {
 		CacheSize:       c.NetworkCacheSize,
 		IsLocal:         n.IsLocal,
 		Deliver:         n.deliverNetwork,
-		ForLPN:          n.forLPN,
+		// A Low Power node in a friendship takes its messages from its
+		// Friend only, in the order the Friend Queue keeps: a later
+		// message heard directly in a receive window would move the
+		// replay protection list past earlier messages still queued at
+		// the Friend, which would then be dropped as replays.
+		FriendOnly: func() bool { return n.ff.lpn != nil && n.ff.lpn.Established() },
+		ForLPN:     n.forLPN,
 	})
 	n.tr, err = transport.New(transport.Config{
 		Clock:   c.Clock,
@@ -571,6 +577,7 @@ func (n *Node) deliverNetwork(rx *network.Rx) {
 	if n.friendReceive(rx) {
 		return
 	}
+
 	n.tr.Receive(&transport.NetPDU{
 		NetKeyIndex: rx.NetKeyIndex, CTL: rx.CTL, TTL: rx.TTL, SEQ: rx.SEQ,
 		SRC: rx.SRC, DST: rx.DST, LowerPDU: rx.TransportPDU,
