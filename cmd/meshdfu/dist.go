@@ -28,6 +28,9 @@ import (
 	"github.com/meshdfu/meshdfu/web"
 )
 
+// distSettle is how long a dist run listens before its first request.
+const distSettle = 150 * time.Millisecond
+
 // distFlags are the flags every "meshdfu dist" subcommand shares.
 type distFlags struct {
 	node        nodeFlags
@@ -222,6 +225,14 @@ func (df *distFlags) run(f func(*distCall, []string) error) func(*cobra.Command,
 		}
 		defer rn.Close()
 		c.rn = rn
+		// Let late copies of a previous run's answers (Network Transmit
+		// repeats them for about 60 ms) reach the node before it asks
+		// anything: the node does not keep its replay protection list
+		// across runs, so such a copy could pass for the answer.
+		select {
+		case <-time.After(distSettle):
+		case <-ctx.Done():
+		}
 		if err := f(c, args); err != nil {
 			var ee *exitError
 			if errors.As(err, &ee) {
