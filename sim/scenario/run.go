@@ -329,7 +329,7 @@ func (w *world) build() error {
 		i := firstTarget + k
 		w.tg[k] = &target{idx: i, hops: hops[i], store: &blob.MemoryStorage{}, bstate: &blob.MemoryStateStore{},
 			dstate: &blob.MemoryStateStore{}, expected: dfu.PhaseApplySuccess, phase: dfu.PhaseIdle,
-			images: []dfu.FirmwareInformation{{FirmwareID: oldFWID, UpdateURI: uploadURI}}}
+			images: []dfu.FirmwareInformation{{FirmwareID: oldFWID}}}
 	}
 	if err := w.planFaults(); err != nil {
 		return err
