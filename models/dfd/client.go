@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"time"
 
+	"github.com/meshdfu/meshdfu/internal/rtt"
 	"github.com/meshdfu/meshdfu/mesh"
 	"github.com/meshdfu/meshdfu/mesh/access"
 	"github.com/meshdfu/meshdfu/models/blob"
@@ -75,16 +77,34 @@ type Client struct {
 	model   *access.Model
 	bcli    *blob.Client
 	pending []*request
+
+	relays  rtt.Relays
+	servers map[mesh.Address]*server
+	air     rtt.Air
 }
 
+// request is one request to one distributor; its states are those of
+// the Firmware Update Client's requests (models/dfu/client.go).
 type request struct {
 	dst   mesh.Address
 	msg   access.Message
 	want  access.Opcode
 	cb    func(access.Message, error)
-	left  int
-	every time.Duration
+	left  int           // resends left
+	every time.Duration // the one-hop wait per send
+
+	reqPDUs, ansPDUs int
+	segmented        bool
+	sends            int
+	sentAt           time.Time
+	sendGen          uint64
+	inFlight         bool  // a segmented send the transport has not reported yet
+	expired          bool  // the wait ended while in flight
+	cause            error // the transport's last failure, for the timeout error
+
 	timer mesh.Timer
+	gen   uint64
+	done  bool
 }
 
 // NewClient returns a Client; add its Models to an element of the
@@ -119,7 +139,9 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dfd: client: %w", err)
 	}
-	c := &Client{cfg: cfg, log: cfg.Logger, bcli: b}
+	st := b.Strategy()
+	c := &Client{cfg: cfg, log: cfg.Logger, bcli: b,
+		relays: rtt.Relays{Transmissions: st.RelayTransmissions, PDUInterval: st.PDUInterval, Load: st.RelayLoad}}
 	c.model = &access.Model{ID: ClientModelID, NoSubscriptions: true, NoPublication: true}
 	for _, op := range []access.Opcode{OpReceiversStatus, OpReceiversList, OpCapabilitiesStatus, OpStatus, OpUploadStatus, OpFirmwareStatus} {
 		c.model.Ops = append(c.model.Ops, access.Op{Opcode: op, Handler: c.receive(op)})
@@ -166,7 +188,9 @@ func answerOf(op access.Opcode) access.Opcode {
 
 // Request sends request msg to the server at dst and runs cb once with its
 // status, or with ErrTimeout. One request per status kind may be pending
-// per server (ErrBusy otherwise).
+// per server (ErrBusy otherwise). The request is sent again, at most
+// Retries times, when no status came in its wait, but never while a
+// segmented copy is still in the transport (client_rtt.go).
 func (c *Client) Request(dst mesh.Address, msg access.Message, cb func(access.Message, error)) error {
 	want := answerOf(msg.Opcode())
 	switch {
@@ -186,7 +210,14 @@ func (c *Client) Request(dst mesh.Address, msg access.Message, cb func(access.Me
 	if msg.Opcode() == OpUploadOOBStart {
 		total = c.cfg.OOBTimeout
 	}
-	r := &request{dst: dst, msg: msg, want: want, cb: cb, left: c.cfg.Retries, every: total / time.Duration(c.cfg.Retries+1)}
+	n := messageSize(msg)
+	r := &request{dst: dst, msg: msg, want: want, cb: cb, left: c.cfg.Retries, every: total / time.Duration(c.cfg.Retries+1),
+		reqPDUs: rtt.MessagePDUs(n), ansPDUs: answerPDUs(msg), segmented: rtt.Segmented(n)}
+	if d := c.reserveAir(r); d > 0 {
+		c.pending = append(c.pending, r)
+		c.arm(r, d, c.transmit)
+		return nil
+	}
 	if err := c.send(r); err != nil {
 		return err
 	}
@@ -194,13 +225,84 @@ func (c *Client) Request(dst mesh.Address, msg access.Message, cb func(access.Me
 	return nil
 }
 
+// arm runs f(r) after d unless r ends or is armed again first.
+func (c *Client) arm(r *request, d time.Duration, f func(*request)) {
+	if r.timer != nil {
+		r.timer.Stop()
+	}
+	r.gen++
+	gen := r.gen
+	r.timer = c.cfg.Clock.AfterFunc(d, func() {
+		if gen == r.gen && !r.done {
+			f(r)
+		}
+	})
+}
+
+// transmit sends r now; a send error ends it.
+func (c *Client) transmit(r *request) {
+	if err := c.send(r); err != nil {
+		c.finish(r, nil, err)
+	}
+}
+
 func (c *Client) send(r *request) error {
 	ctx := &access.Context{Dst: r.dst, AppKeyIndex: c.cfg.AppKeyIndex, TTL: c.cfg.TTL}
-	if err := c.cfg.Layer.Send(c.model, ctx, r.msg, nil); err != nil {
+	r.sends++
+	r.sendGen++
+	gen := r.sendGen
+	r.inFlight, r.expired = r.segmented, false
+	r.sentAt = c.cfg.Clock.Now()
+	if err := c.cfg.Layer.Send(c.model, ctx, r.msg, func(err error) { c.onSent(r, gen, err) }); err != nil {
+		r.inFlight = false
 		return fmt.Errorf("dfd: %s to %s: %w", opName(r.msg.Opcode()), r.dst, err)
 	}
-	r.timer = c.cfg.Clock.AfterFunc(r.every, func() { c.onTimer(r) })
+	c.arm(r, c.wait(r), c.onTimer)
 	return nil
+}
+
+// onSent is the transport's report on send gen of a segmented r: nil
+// when the distributor acknowledged every segment, an error when the
+// transport gave up (which does not prove the request was missed). Either
+// way the status is awaited before the request goes again.
+func (c *Client) onSent(r *request, gen uint64, err error) {
+	if r.done || gen != r.sendGen || !r.inFlight {
+		return
+	}
+	r.inFlight = false
+	if err != nil {
+		c.log.Debug("dfd: client: transport gave up on a request", slog.Any("dst", r.dst), slog.String("opcode", opName(r.msg.Opcode())), slog.Any("err", err))
+		r.cause = err
+	}
+	if r.expired {
+		c.arm(r, c.answerWait(r), c.onTimer)
+	}
+}
+
+func (c *Client) onTimer(r *request) {
+	if r.inFlight {
+		r.expired = true // the transport's report decides
+		return
+	}
+	c.retry(r, r.cause)
+}
+
+// retry sends r again once the air is booked, or fails it.
+func (c *Client) retry(r *request, cause error) {
+	if r.left <= 0 {
+		err := fmt.Errorf("%w: %s to %s", ErrTimeout, opName(r.msg.Opcode()), r.dst)
+		if cause != nil {
+			err = fmt.Errorf("%w: %s to %s (%w)", ErrTimeout, opName(r.msg.Opcode()), r.dst, cause)
+		}
+		c.finish(r, nil, err)
+		return
+	}
+	r.left--
+	if d := c.reserveAir(r); d > 0 {
+		c.arm(r, d, c.transmit)
+		return
+	}
+	c.transmit(r)
 }
 
 func (c *Client) remove(r *request) bool {
@@ -213,27 +315,23 @@ func (c *Client) remove(r *request) bool {
 	return false
 }
 
-func (c *Client) onTimer(r *request) {
-	if !c.remove(r) {
+// finish ends r once and runs its callback.
+func (c *Client) finish(r *request, m access.Message, err error) {
+	if r.done {
 		return
 	}
-	if r.left > 0 {
-		r.left--
-		if err := c.send(r); err == nil {
-			c.pending = append(c.pending, r)
-			return
-		}
+	r.done = true
+	if r.timer != nil {
+		r.timer.Stop()
 	}
-	r.cb(nil, fmt.Errorf("%w: %s to %s", ErrTimeout, opName(r.msg.Opcode()), r.dst))
+	c.remove(r)
+	r.cb(m, err)
 }
 
 // Abort drops every pending request; their callbacks run with ErrCanceled.
 func (c *Client) Abort() {
-	p := c.pending
-	c.pending = nil
-	for _, r := range p {
-		r.timer.Stop()
-		r.cb(nil, ErrCanceled)
+	for _, r := range slices.Clone(c.pending) {
+		c.finish(r, nil, ErrCanceled)
 	}
 }
 
@@ -265,13 +363,15 @@ func (c *Client) receive(op access.Opcode) access.Handler {
 			if l, ok := m.(*ReceiversList); ok && l.FirstIndex != r.msg.(*ReceiversGet).FirstIndex {
 				continue
 			}
-			c.remove(r)
-			r.timer.Stop()
+			c.learnHops(ctx.Src, ctx.RecvTTL)
+			if r.sends == 1 {
+				c.server(r.dst).rtt.Sample(c.cfg.Clock.Now().Sub(r.sentAt)) // Karn: sent once
+			}
 			var err error
 			if st := statusOf(m); st != StatusSuccess {
 				err = &StatusError{Op: r.msg.Opcode(), Server: ctx.Src, Status: st}
 			}
-			r.cb(m, err)
+			c.finish(r, m, err)
 			return
 		}
 	}
@@ -460,7 +560,7 @@ func (c *Client) pollUpload(dst mesh.Address, end func(error)) {
 			case st.Phase == UploadTransferSuccess:
 				end(nil)
 			case st.Phase == UploadTransferActive:
-				c.cfg.Clock.AfterFunc(c.cfg.PollInterval, poll)
+				c.cfg.Clock.AfterFunc(c.pollInterval(dst), poll)
 			default:
 				end(fmt.Errorf("%w: upload phase %s", ErrUploadFailed, st.Phase))
 			}
@@ -514,7 +614,7 @@ func (c *Client) Wait(dst mesh.Address, onProgress func(Progress), end func(Prog
 			end(p, err)
 			return
 		}
-		c.cfg.Clock.AfterFunc(c.cfg.PollInterval, round)
+		c.cfg.Clock.AfterFunc(c.pollInterval(dst), round)
 	}
 	round = func() {
 		n++
@@ -533,7 +633,7 @@ func (c *Client) Wait(dst mesh.Address, onProgress func(Progress), end func(Prog
 				if onProgress != nil {
 					onProgress(Progress{Status: st, Receivers: last})
 				}
-				c.cfg.Clock.AfterFunc(c.cfg.PollInterval, round)
+				c.cfg.Clock.AfterFunc(c.pollInterval(dst), round)
 				return
 			}
 			c.allReceivers(dst, func(list []NodeEntry, err error) {
@@ -550,7 +650,7 @@ func (c *Client) Wait(dst mesh.Address, onProgress func(Progress), end func(Prog
 				}
 				switch {
 				case running:
-					c.cfg.Clock.AfterFunc(c.cfg.PollInterval, round)
+					c.cfg.Clock.AfterFunc(c.pollInterval(dst), round)
 				case st.Phase == PhaseFailed:
 					end(p, ErrDistributionFailed)
 				default:

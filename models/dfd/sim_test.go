@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"regexp"
@@ -236,6 +237,15 @@ func (w *world) newServer() *dfd.Server {
 	if w.sc.oobFunc != nil {
 		cfg.OOB = w.sc.oobFunc(w)
 	}
+	if os.Getenv("MESHDFU_LOG") != "" { // the distributor's log on stderr, stamped with virtual time
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug,
+			ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+				if a.Key == slog.TimeKey {
+					return slog.Duration("t", w.f.Elapsed().Round(time.Millisecond))
+				}
+				return a
+			}}))
+	}
 	s, err := dfd.NewServer(cfg)
 	if err != nil {
 		w.t.Fatal(err)
@@ -439,6 +449,62 @@ func dfdUpload(w *world, im image, end func(error)) dfd.Upload {
 }
 
 var addrRE = regexp.MustCompile(`0x[0-9a-f]{4}`)
+
+// trace logs, every period of virtual time until the world stops, the
+// longest relay queue now and the PDUs the initiator and the distributor
+// sent themselves (MESHDFU_TRACE=1 in the scenarios).
+func (w *world) trace(period time.Duration) {
+	var tick func()
+	var last0, last1, lastRelayed uint64
+	var lastD, lastT transportCounts
+	lastOwn := map[int]uint64{}
+	tick = func() {
+		m := w.f.Metrics()
+		q, who := 0, -1
+		for i, n := range m.Nodes {
+			if n.Relay && n.Radio.QueueLen > q {
+				q, who = n.Radio.QueueLen, i
+			}
+		}
+		o0 := m.Nodes[0].Radio.Sent - m.Nodes[0].Radio.Relayed
+		o1 := m.Nodes[w.d].Radio.Sent - m.Nodes[w.d].Radio.Relayed
+		step := ""
+		if len(w.steps) > 0 {
+			step = w.steps[len(w.steps)-1].step
+		}
+		var top []string
+		var others, relayed uint64
+		for i, n := range m.Nodes {
+			relayed += n.Radio.Relayed
+			o := n.Radio.Sent - n.Radio.Relayed
+			if i != 0 && i != w.d {
+				others += o - lastOwn[i]
+			}
+			if d := o - lastOwn[i]; d > 20 && i != 0 && i != w.d {
+				top = append(top, fmt.Sprintf("%d:+%d", i, d))
+			}
+			lastOwn[i] = o
+		}
+		dt := m.Nodes[w.d].Transport
+		var tt transportCounts
+		for i, n := range m.Nodes {
+			if i != 0 && i != w.d {
+				tt.seg += n.Transport.SegmentsSent
+				tt.retx += n.Transport.SegmentsRetransmitted
+				tt.acks += n.Transport.AcksSent
+			}
+		}
+		w.t.Logf("         dist seg +%d retx +%d acks +%d; targets seg +%d retx +%d acks +%d", dt.SegmentsSent-lastD.seg, dt.SegmentsRetransmitted-lastD.retx, dt.AcksSent-lastD.acks,
+			tt.seg-lastT.seg, tt.retx-lastT.retx, tt.acks-lastT.acks)
+		lastD, lastT = transportCounts{dt.SegmentsSent, dt.SegmentsRetransmitted, dt.AcksSent}, tt
+		w.t.Logf("%8v %-8s relay queue %4d (node %2d) initiator +%d distributor +%d targets +%d relayed +%d blob %v busiest %v", m.VirtualTime.Round(time.Second), step, q, who, o0-last0, o1-last1, others, relayed-lastRelayed, w.srv.BLOBClient().State(), top)
+		last0, last1, lastRelayed = o0, o1, relayed
+		w.f.Clock(0).AfterFunc(period, tick)
+	}
+	w.f.Clock(0).AfterFunc(period, tick)
+}
+
+type transportCounts struct{ seg, retx, acks uint64 }
 
 // relayQueueMax is the longest advertiser queue any relay had.
 func relayQueueMax(m fleet.Metrics) int {

@@ -126,6 +126,7 @@ type request struct {
 	sendGen          uint64    // tells the transport's reports of earlier sends apart
 	inFlight         bool      // a segmented send the transport has not reported yet
 	expired          bool      // the wait ended while in flight
+	cause            error     // the transport's last failure, for the timeout error
 
 	timer mesh.Timer
 	gen   uint64
@@ -282,10 +283,12 @@ func (c *Client) send(r *request) error {
 	return nil
 }
 
-// onSent is the transport's report on send gen of r: for a segmented
-// request, nil once the target acknowledged every segment (now only the
-// status is awaited), or the transfer's failure (send again at once, as
-// the transport already waited its timers out).
+// onSent is the transport's report on send gen of r. For a segmented
+// request: nil once the target acknowledged every segment, so only the
+// status is awaited now; an error when the transport gave up, which does
+// not prove the target missed the request (a Friend may still hold the
+// segments for a Low Power target, and acknowledgments may be the ones
+// lost), so the status is still awaited before the request goes again.
 func (c *Client) onSent(r *request, gen uint64, err error) {
 	if r.done || gen != r.sendGen || !r.inFlight {
 		return
@@ -293,9 +296,8 @@ func (c *Client) onSent(r *request, gen uint64, err error) {
 	r.inFlight = false
 	if err != nil {
 		c.stats.TransportFailures++
-		c.log.Debug("dfu: client: request not delivered", "dst", r.dst, "opcode", r.msg.Opcode(), "err", err)
-		c.retry(r, err)
-		return
+		c.log.Debug("dfu: client: transport gave up on a request", "dst", r.dst, "opcode", r.msg.Opcode(), "err", err)
+		r.cause = err
 	}
 	if r.expired {
 		c.arm(r, c.answerWait(r), c.onTimer)
@@ -309,7 +311,7 @@ func (c *Client) onTimer(r *request) {
 		r.expired = true
 		return
 	}
-	c.retry(r, nil)
+	c.retry(r, r.cause)
 }
 
 // retry sends r again after the air is booked, or fails it when no

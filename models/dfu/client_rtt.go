@@ -137,11 +137,11 @@ func (c *Client) wait(r *request) time.Duration {
 	return min(d, max(maxWait, r.interval))
 }
 
-// answerWait is how long to wait for the status once the target's
-// transport acknowledged r: the reply and the status's PDUs over the
-// target's hops.
+// answerWait is how long to wait for the status once the transport
+// reported a segmented r after its wait ran out: the reply and the
+// status's PDUs over the target's hops, at least half the one-hop wait.
 func (c *Client) answerWait(r *request) time.Duration {
-	d := answerBase
+	d := max(answerBase, r.interval/2)
 	if h := c.assumedHops(r.dst); h > 1 {
 		d += time.Duration(h-1)*c.relays.Hop() + time.Duration(r.ansPDUs)*c.relays.Hop()
 	}
