@@ -28,6 +28,12 @@ type fakeOOB struct {
 	clk     mesh.Clock
 	img     *Image
 	archive []byte
+	// cutAt, when set, makes the first retrieval end after that share of
+	// the archive, as a server that drops the connection
+	// (FaultUploadInterrupt).
+	cutAt float64
+	cuts  int
+	onCut func()
 }
 
 var _ dfd.OOB = (*fakeOOB)(nil)
@@ -68,7 +74,15 @@ func (o *fakeOOB) Retrieve(uri string, cur []byte, want https.CheckResult, maxSi
 			done(https.Firmware{}, https.ErrNewFirmwareNotAvailable)
 			return
 		}
-		done(https.ReadArchive(bytes.NewReader(o.archive), want, maxSize, open))
+		body := o.archive
+		if o.cutAt > 0 && o.cuts == 0 {
+			o.cuts++
+			if o.onCut != nil {
+				o.onCut()
+			}
+			body = body[:int(float64(len(body))*o.cutAt)]
+		}
+		done(https.ReadArchive(bytes.NewReader(body), want, maxSize, open))
 	})
 	return func() { t.Stop() }
 }

@@ -31,6 +31,18 @@ type Result struct {
 	// AirByNode is each node's air time by kind, for charts (not in the
 	// JSON).
 	AirByNode []NodeAir `json:"-"`
+	// ImageFile is the image file every target should end up holding (not
+	// in the JSON).
+	ImageFile []byte `json:"-"`
+	// TimedOut is set when the distribution did not end within
+	// Config.Limit of virtual time (not in the JSON).
+	TimedOut bool `json:"-"`
+	// EndError is how the Initiator's procedure ended, "" for success
+	// (not in the JSON).
+	EndError string `json:"-"`
+	// Struck lists the planned faults that happened, in order, with the
+	// target they hit when there is one (not in the JSON).
+	Struck []string `json:"-"`
 }
 
 // Network describes the simulated network.
@@ -68,6 +80,9 @@ type TargetResult struct {
 	// CompletedAt is the virtual time it reached its final phase.
 	CompletedAt float64 `json:"completed_at_s"`
 	Hops        int     `json:"hops"`
+	// Installed is the BLOB a target that applied holds in its storage
+	// (shared, not a copy), nil for the others (not in the JSON).
+	Installed []byte `json:"-"`
 }
 
 // Transfer describes the BLOB transfer to the targets.

@@ -102,6 +102,9 @@ type target struct {
 	final  bool
 	doneAt time.Duration
 
+	cut    *cut // FaultPowerCut
+	struck bool // a phase-targeted reboot happened
+
 	pastChunks uint64 // new chunks written by server instances before reboots
 	progress   float64
 	series     []Point
@@ -148,7 +151,15 @@ type world struct {
 	xfer      blob.ServerTransfer
 	xferKnown bool
 
-	pending  []Fault // triggered faults not yet fired
+	// The upload: its end callback (kept for a restarted Initiator), how
+	// often it was interrupted or asked for again, and why it failed.
+	uploadDone       func(error)
+	uploadInterrupts int
+	uploadRetries    int
+	uploadErr        error
+
+	struck   []string // faults that happened, in order
+	pending  []Fault  // triggered faults not yet fired
 	bursting int
 	err      error // a failure of the harness itself
 }
@@ -317,9 +328,19 @@ func (w *world) build() error {
 		w.strat = blob.StrategyZephyr
 	}
 	w.store, w.dstate = fw.NewMemStore(0), &blob.MemoryStateStore{}
+	if w.planned(FaultDistributorStorageFull) {
+		// Room for half the firmware.
+		w.store = fw.NewMemStore(int64(len(w.img.Firmware) / 2))
+	}
 	if w.cfg.Upload == "oob" {
 		if w.oob, err = newFakeOOB(lazyClock{w, distributorIdx}, w.img); err != nil {
 			return err
+		}
+		for _, f := range w.cfg.Faults {
+			if f.Kind == FaultUploadInterrupt {
+				w.oob.cutAt = f.At
+				w.oob.onCut = func() { w.strike(FaultUploadInterrupt.String() + " (OOB body cut)") }
+			}
 		}
 	}
 	n := topo.Len()
@@ -398,7 +419,13 @@ func (w *world) planFaults() error {
 	next := 0
 	for _, f := range w.cfg.Faults {
 		switch f.Kind {
-		case FaultTargetReboot, FaultTargetOffline, FaultTamper:
+		case FaultDistributorStorageFull:
+			for _, t := range w.tg {
+				t.expected = dfu.PhaseIdle
+			}
+		}
+		switch {
+		case f.Kind.perTarget():
 			if next+f.Count > len(order) {
 				return fmt.Errorf("%w: --fault %s: only %d of %d targets left to sabotage", ErrConfig, f, len(order)-next, len(w.tg))
 			}
@@ -410,11 +437,15 @@ func (w *world) planFaults() error {
 					t.expected = dfu.PhaseTransferError
 				case FaultTamper:
 					t.expected = dfu.PhaseVerificationFailed
+				case FaultTargetStorageFull:
+					t.expected = dfu.PhaseTransferError
+				case FaultTargetRebootApply:
+					t.expected = expectedAfterApplyCut
 				}
 			}
 			next += f.Count
 		}
-		if f.Kind != FaultTargetOffline && f.Kind != FaultTamper {
+		if f.Kind.timed() {
 			w.pending = append(w.pending, f)
 		}
 	}
@@ -455,6 +486,7 @@ func (w *world) newServer(t *target) *dfu.Server {
 		}
 	}
 	fwh.Install(&cfg)
+	w.armTarget(t, &cfg)
 	s, err := dfu.NewServer(cfg)
 	if err != nil {
 		panic(fmt.Sprintf("scenario: target server: %v", err)) // static configuration
@@ -586,16 +618,24 @@ func (w *world) run() error {
 		}
 	}
 	w.setStep("upload")
-	w.f.Post(initiatorIdx, func() {
-		w.upload(func(err error) {
-			if err != nil {
-				end(fmt.Errorf("upload: %w", err))
-				return
-			}
-			w.setStep("start")
-			w.distribute(end)
-		})
-	})
+	w.uploadDone = func(err error) {
+		if err != nil && w.planned(FaultUploadInterrupt) && w.uploadRetries < 1 {
+			// The Initiator asks again for an upload that broke.
+			w.uploadRetries++
+			w.ctl.AfterFunc(uploadRetryDelay, func() {
+				w.f.Post(initiatorIdx, func() { w.upload(w.uploadDone) })
+			})
+			return
+		}
+		if err != nil {
+			w.uploadErr = err
+			end(fmt.Errorf("upload: %w", err))
+			return
+		}
+		w.setStep("start")
+		w.distribute(end)
+	}
+	w.f.Post(initiatorIdx, func() { w.upload(w.uploadDone) })
 	next := w.cfg.SampleInterval
 	for !w.ended && w.f.Elapsed() < w.cfg.Limit {
 		if err := w.ctx.Err(); err != nil {
@@ -608,6 +648,7 @@ func (w *world) run() error {
 		w.observeStep()
 		w.updateProgress()
 		w.fireFaults()
+		w.fireUploadFaults()
 		w.maybeRestart()
 		if w.f.Elapsed() >= next {
 			w.sample(false)
@@ -623,6 +664,9 @@ func (w *world) run() error {
 	for _, t := range w.tg {
 		if !t.final {
 			t.final, t.doneAt = true, w.endAt
+			if t.err == nil && w.uploadErr != nil {
+				t.err = fmt.Errorf("not updated: the upload to the distributor failed: %w", w.uploadErr)
+			}
 			if t.err == nil {
 				t.err = fmt.Errorf("did not finish: %s when the distribution ended", t.phase)
 			}
@@ -714,12 +758,18 @@ func (w *world) fireFaults() {
 
 func (w *world) fire(f Fault) {
 	switch f.Kind {
+	case FaultTargetReboot, FaultDistributorRestart, FaultLossBurst:
+		w.strike(f.Kind.String())
+	}
+	switch f.Kind {
 	case FaultTargetReboot:
 		for _, t := range w.tg {
 			if t.fault == FaultTargetReboot {
 				w.rebootTarget(t)
 			}
 		}
+	case FaultPowerCut:
+		w.armPowerCuts()
 	case FaultDistributorRestart:
 		w.restartDue++
 		w.maybeRestart()
@@ -794,11 +844,20 @@ func (w *world) result() *Result {
 	r.Network = Network{Topology: w.topo.Name, Nodes: w.f.Len(), Relays: relays, MaxHops: w.maxHops, Loss: c.Loss, Burst: c.Burst,
 		Initiator: w.f.Address(initiatorIdx).String(), Distributor: w.f.Address(distributorIdx).String(), Role: "dfd", Profile: c.Profile, Upload: c.Upload, Addressing: addressing}
 	r.OK = w.err == nil
+	r.ImageFile = w.img.File
+	r.TimedOut = !w.ended
+	r.Struck = w.struck
+	if w.endErr != nil {
+		r.EndError = w.endErr.Error()
+	}
 	for _, t := range w.tg {
 		tr := TargetResult{Address: t.addr.String(), FinalPhase: phaseName(t), Status: t.status.String(), Reason: w.reason(t),
 			Expected: t.expected.String(), CompletedAt: round3(t.doneAt.Seconds()), Hops: t.hops}
 		if t.fault != 0 {
 			tr.Fault = t.fault.String()
+		}
+		if t.phase == dfu.PhaseApplySuccess && w.xferKnown {
+			tr.Installed = t.store.Data(w.xfer.ID)
 		}
 		if tr.FinalPhase != tr.Expected {
 			r.OK = false
