@@ -96,3 +96,22 @@ func MessagePDUs(n int) int {
 // Segmented reports whether an access message of n octets (opcode
 // included) is sent segmented.
 func Segmented(n int) bool { return n > maxUnsegmented }
+
+// ScopedTTL is the TTL that reaches a node hops away and no farther: 0 for
+// a neighbour (never relayed; Mesh Protocol v1.1 §3.7.4.1 has the answer
+// come back with TTL 0 too), else hops + 1, one more than the relays on
+// the way need. It never exceeds the TTL configured (ttl, or defaultTTL
+// when ttl is access.DefaultTTL, 0xFF), which it returns unchanged then.
+func ScopedTTL(hops int, ttl, defaultTTL uint8) uint8 {
+	if hops <= 1 {
+		return 0
+	}
+	full := ttl
+	if ttl == 0xFF {
+		full = defaultTTL
+	}
+	if s := uint8(min(hops+1, 127)); s < full {
+		return s
+	}
+	return ttl
+}

@@ -121,3 +121,18 @@ func TestAir(t *testing.T) {
 		t.Fatal("reset")
 	}
 }
+
+func TestScopedTTL(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		hops        int
+		ttl, defTTL uint8
+		want        uint8
+	}{
+		{1, 7, 7, 0}, {0, 7, 7, 0}, {2, 7, 7, 3}, {3, 0xFF, 7, 4}, {3, 4, 7, 4}, {6, 0xFF, 7, 0xFF}, {9, 5, 7, 5},
+	} {
+		if got := ScopedTTL(c.hops, c.ttl, c.defTTL); got != c.want {
+			t.Errorf("ScopedTTL(%d, %d, %d) = %d, want %d", c.hops, c.ttl, c.defTTL, got, c.want)
+		}
+	}
+}

@@ -60,6 +60,13 @@ type ClientConfig struct {
 	// BLOB configures the Client's own BLOB Transfer Client for in-band
 	// uploads (Clock, Logger, AppKeyIndex filled in).
 	BLOB blob.ClientConfig
+	// ScopeTTL sends a request's first copy with just the TTL that reaches
+	// the distributor once its hop count is known: 0 to a neighbour (not
+	// relayed; it answers with TTL 0 too), else one more than its hops.
+	// Resends use TTL. Leave it off for Low Power targets: a Friend
+	// queues only messages that arrive with TTL ≥ 2. See docs/dfd.md,
+	// "Requests over relays".
+	ScopeTTL bool
 }
 
 // Client is the Firmware Distribution Client model (SIG model 0x1405) of
@@ -247,8 +254,8 @@ func (c *Client) transmit(r *request) {
 }
 
 func (c *Client) send(r *request) error {
-	ctx := &access.Context{Dst: r.dst, AppKeyIndex: c.cfg.AppKeyIndex, TTL: c.cfg.TTL}
 	r.sends++
+	ctx := &access.Context{Dst: r.dst, AppKeyIndex: c.cfg.AppKeyIndex, TTL: c.ttlTo(r)}
 	r.sendGen++
 	gen := r.sendGen
 	r.inFlight, r.expired = r.segmented, false

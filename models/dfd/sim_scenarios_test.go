@@ -42,32 +42,34 @@ func TestSim_SmallInBand(t *testing.T) {
 // away, and the initiator (node 0) next to it.
 func grid3Hops(loss float64) (*topology.Topology, int) {
 	tp := topology.Grid(4, 13, 2.3, sim.Independent(loss))
+	swapNodes(tp, 0, 18)
+	swapNodes(tp, 1, 19)
+	return tp, 1
+}
+
+// swapNodes exchanges the places of nodes a and b in tp.
+func swapNodes(tp *topology.Topology, a, b int) {
 	perm := func(i int) int {
 		switch i {
-		case 0:
-			return 18
-		case 18:
-			return 0
-		case 1:
-			return 19
-		case 19:
-			return 1
+		case a:
+			return b
+		case b:
+			return a
 		}
 		return i
 	}
 	for i := range tp.Nodes {
 		tp.Nodes[i].ID = perm(tp.Nodes[i].ID)
 	}
-	tp.Nodes[0], tp.Nodes[18] = tp.Nodes[18], tp.Nodes[0]
-	tp.Nodes[1], tp.Nodes[19] = tp.Nodes[19], tp.Nodes[1]
+	tp.Nodes[a], tp.Nodes[b] = tp.Nodes[b], tp.Nodes[a]
 	for i := range tp.Links {
 		tp.Links[i].From, tp.Links[i].To = perm(tp.Links[i].From), perm(tp.Links[i].To)
 	}
-	return tp, 1
 }
 
 // TestSim_50Targets3Hops: in-band upload, then distribution to 50 targets
 // over 3 hops at 10 % loss; all apply and are confirmed (issue 6).
+// The clients scope their TTL (MESHDFU_FULLTTL=1: they do not).
 // MESHDFU_SEED=n replays another seed, MESHDFU_TRACE=1 logs the relay
 // queues and who sends every 30 s of virtual time, MESHDFU_LOG=1 prints
 // the distributor's log.
@@ -80,7 +82,7 @@ func TestSim_50Targets3Hops(t *testing.T) {
 	if v := os.Getenv("MESHDFU_SEED"); v != "" {
 		seed, _ = strconv.ParseUint(v, 10, 64)
 	}
-	w := newWorld(t, scenario{seed: seed, topo: tp, dist: d, loss: 0.1, initiatorTTL: 2})
+	w := newWorld(t, scenario{seed: seed, topo: tp, dist: d, loss: 0.1, scopeTTL: os.Getenv("MESHDFU_FULLTTL") == ""})
 	if os.Getenv("MESHDFU_TRACE") != "" {
 		w.trace(30 * time.Second)
 	}
@@ -108,6 +110,39 @@ func TestSim_50Targets3Hops(t *testing.T) {
 		t.Fatalf("phase %v", p.Status.Phase)
 	}
 	w.expectApplied(targets, newFWID)
+}
+
+// TestSim_UploadFrom2Hops: the initiator is two hops from the distributor
+// (a 2 × 9 grid, the distributor in the middle column, the initiator in a
+// corner): the in-band upload and the distribution's polling cross the
+// relays with the clients' defaults, at 10 % loss.
+func TestSim_UploadFrom2Hops(t *testing.T) {
+	tp := topology.Grid(2, 9, 2.3, sim.Independent(0.1))
+	swapNodes(tp, 1, 4)
+	if h := tp.Hops(1)[0]; h != 2 {
+		t.Fatalf("initiator %d hops from the distributor", h)
+	}
+	w := newWorld(t, scenario{seed: 17, topo: tp, dist: 1, loss: 0.1, scopeTTL: true})
+	im := makeImage(t, 17, newFWID, w.priv, 4000)
+	w.upload(im)
+	up := w.f.Elapsed()
+	if h := w.cli.Hops(w.f.Address(w.d)); h != 2 {
+		t.Errorf("client sees the distributor %d hops away", h)
+	}
+	targets := w.targetIndexes()
+	w.addReceivers(targets, 0)
+	st := pushStart(0, simGroup)
+	st.TTL = 4
+	w.start(st)
+	p := w.wait(time.Hour)
+	t.Logf("upload of %d octets from 2 hops: %v virtual; then %s", len(im.data), up.Round(time.Millisecond), w.summary())
+	if p.Status.Phase != dfd.PhaseCompleted {
+		t.Fatalf("phase %v", p.Status.Phase)
+	}
+	w.expectApplied(targets, newFWID)
+	if q := relayQueueMax(w.f.Metrics()); q > 100 {
+		t.Errorf("relay queue reached %d PDUs", q)
+	}
 }
 
 // TestSim_FailingTargets: one target never answers and one fails

@@ -84,6 +84,11 @@ type scenario struct {
 	// initiatorTTL, with topo, is the TTL of the initiator's messages
 	// (0: the default TTL).
 	initiatorTTL uint8
+	// scopeTTL sets ScopeTTL on the initiator's and the distributor's
+	// clients: requests to a node whose hops are known carry just the TTL
+	// that reaches it (TTL 0 to neighbours: never relayed). Not for Low
+	// Power targets (a Friend queues only messages with TTL ≥ 2).
+	scopeTTL bool
 }
 
 type world struct {
@@ -163,6 +168,7 @@ func newWorld(t testing.TB, sc scenario) *world {
 		ccfg.TTL, ccfg.BLOB.TTL, ccfg.PollInterval = sc.initiatorTTL, sc.initiatorTTL, 20*time.Second
 		ccfg.Timeout, ccfg.Retries = time.Minute, 8
 	}
+	ccfg.ScopeTTL = sc.scopeTTL
 	w.cli, err = dfd.NewClient(ccfg)
 	if err != nil {
 		t.Fatal(err)
@@ -227,7 +233,7 @@ func (w *world) newServer() *dfd.Server {
 	cfg := dfd.ServerConfig{
 		Clock: lazyClock{w, w.d}, Store: w.store, State: w.state,
 		Rand:       rand.New(rand.NewPCG(w.sc.seed, 77)),
-		Update:     dfu.ClientConfig{Timeout: 20 * time.Second, Retries: 4, MaxInFlight: 1},
+		Update:     dfu.ClientConfig{Timeout: 20 * time.Second, Retries: 4, MaxInFlight: 1, ScopeTTL: w.sc.scopeTTL},
 		BLOBClient: blob.ClientConfig{TimeoutBase: 10, TxBacklog: func() int { return w.f.Bearer(w.d).Metrics().QueueLen }},
 		OnStep: func(step string) {
 			m := w.f.Metrics()

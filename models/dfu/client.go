@@ -65,6 +65,13 @@ type ClientConfig struct {
 	PDUInterval        time.Duration
 	RelayTransmissions int
 	RelayLoad          float64
+	// ScopeTTL sends a request's first copy with just the TTL that reaches
+	// a target whose hop count is known: 0 to a neighbour (not relayed;
+	// it answers with TTL 0 too), else one more than its hops. Resends
+	// use TTL. Leave it off for Low Power targets: a Friend queues only
+	// messages that arrive with TTL ≥ 2. See docs/dfd.md, "Requests over
+	// relays".
+	ScopeTTL bool
 }
 
 // Target is one receiver of an update: the unicast address of its
@@ -265,8 +272,8 @@ func (c *Client) transmit(r *request) {
 // request stays in flight until the transport reports it acknowledged or
 // failed (onSent).
 func (c *Client) send(r *request) error {
-	ctx := &access.Context{Dst: r.dst, AppKeyIndex: c.cfg.AppKeyIndex, TTL: c.cfg.TTL}
 	r.sends++
+	ctx := &access.Context{Dst: r.dst, AppKeyIndex: c.cfg.AppKeyIndex, TTL: c.ttlTo(r)}
 	r.sendGen++
 	gen := r.sendGen
 	r.inFlight, r.expired = r.segmented, false

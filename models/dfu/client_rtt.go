@@ -186,3 +186,18 @@ func answerPDUs(want access.Opcode) int {
 func (c *Client) PollInterval(base time.Duration) time.Duration {
 	return base * time.Duration(max(c.hopsMax, 1))
 }
+
+// ttlTo is the TTL of r's current send: with ScopeTTL and the hop count
+// known, just enough to reach the peer (0 for a neighbour, else hops + 1,
+// never above the configured TTL); a resend uses the configured TTL, in
+// case the route grew.
+func (c *Client) ttlTo(r *request) uint8 {
+	h := 0
+	if p := c.peers[r.dst]; p != nil {
+		h = p.hops
+	}
+	if !c.cfg.ScopeTTL || h == 0 || r.sends > 1 {
+		return c.cfg.TTL
+	}
+	return rtt.ScopedTTL(h, c.cfg.TTL, c.cfg.Layer.DefaultTTL())
+}
