@@ -105,7 +105,7 @@ with Firmware Distribution Upload Start and a BLOB transfer, and waits until
 the distributor stored it. On a terminal it shows a progress bar.`,
 		Example: "  meshdfu dist ... upload app-2.0.0.mdfu", Args: cobra.ExactArgs(1),
 		RunE: df.run(func(c *distCall, args []string) error { return distUpload(c, args, up) })}
-	upload.Flags().Uint16Var(&up.timeoutBase, "timeout-base", 2, "Upload Timeout Base (the distributor waits 10 s × (base + 2) for the next BLOB message)")
+	upload.Flags().Uint16Var(&up.timeoutBase, "timeout-base", 2, "Upload Timeout Base (the distributor waits 10 s × (base + 1) for the next BLOB message)")
 	upload.Flags().Uint8Var(&up.ttl, "ttl", 0xFF, "Upload TTL (255: the Default TTL)")
 	oobCmd := &cobra.Command{Use: "upload-oob URI FWID", Short: "Have the distributor fetch newer firmware over HTTPS (Upload OOB Start)",
 		Long: `upload-oob asks the distributor to check URI for firmware newer than the
