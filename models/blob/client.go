@@ -12,6 +12,7 @@ import (
 	"github.com/meshdfu/meshdfu/mesh"
 	"github.com/meshdfu/meshdfu/mesh/access"
 	"github.com/meshdfu/meshdfu/mesh/crypto"
+	"github.com/meshdfu/meshdfu/mesh/transport"
 )
 
 // Client errors.
@@ -91,6 +92,20 @@ type ClientConfig struct {
 	// advertiser (the simulator's NodeMetrics.QueueLen); the client then
 	// holds chunks while it exceeds Strategy.MaxBacklog.
 	TxBacklog func() int
+	// MaxRxMessages is how many segmented messages the client's node
+	// reassembles at once (node.Config.MaxRxMessages; 0: the transport's
+	// DefaultMaxRxMessages). Queries whose answers are segmented go to
+	// at most Strategy.QueryWindow targets per DefaultMaxRxMessages of it
+	// at a time; Strategy.MaxRxMessages is the capacity the strategy
+	// was designed for.
+	MaxRxMessages int
+	// SAR, if set, is the client node's SAR Transmitter (a
+	// *transport.Layer): the client then sets its Multicast
+	// Retransmissions Count for each block sent to a group, so every
+	// segment of a chunk is repeated with the same SeqAuth (a target
+	// completes a chunk from segments of different passes), and restores
+	// the state it found when the transfer ends.
+	SAR SARControl
 }
 
 // Transfer is one BLOB transfer to a set of targets.
@@ -265,9 +280,12 @@ type Client struct {
 	multicast bool
 	loss      float64
 	firstPass bool
-	pipelined bool // the block's data did not wait for Block Start's answers
-	repeats   int  // sends of the current pass still to start
-	passes    int  // sends of the block's first pass
+	pipelined bool                      // the block's data did not wait for Block Start's answers
+	repeats   int                       // sends of the current pass still to start
+	passes    int                       // sends of the block's first pass
+	sarFirst  int                       // SAR passes of each chunk in the first pass (0: no SAR repetition)
+	sarRepair int                       // SAR passes of each chunk in repair passes
+	sarSaved  *transport.SARTransmitter // the node's SAR state before the client changed it
 	pass      ChunkSet
 	passNext  int
 	inflight  int
@@ -685,6 +703,11 @@ func (c *Client) onCapabilities() {
 		loss = 0
 	}
 	minChunk := int(c.strat.chooseChunk(c.lim, 1, n, loss))
+	if c.useSAR(n) {
+		// SAR repetition makes multi-segment chunks the right size at
+		// any loss (PlanSAR); leave room for chunks of 4 segments.
+		minChunk = max(minChunk, min(chunkForSegments(sarMinSegments), c.lim.chunkLimit()))
+	}
 	log2, err := c.strat.chooseBlockLog(c.lim, minChunk*c.strat.blockChunks(c.lim))
 	if err != nil {
 		c.end(err)
@@ -807,19 +830,21 @@ func (c *Client) startBlock(b int) {
 			loss = max(loss, pullMinLoss)
 		}
 	}
-	c.chunkSize = c.strat.chooseChunk(c.lim, c.blockLen, n, loss)
+	c.chunkSize = c.chooseBlockChunk(n, loss)
 	c.nChunks = ChunkCount(c.blockLen, c.chunkSize)
 	for _, t := range need {
 		t.missing = FullChunkSet(c.nChunks)
 	}
 	c.firstPass = true
 	c.repeats = 0
-	if c.multicast {
+	if c.multicast && c.sarFirst == 0 {
 		c.repeats = c.strat.passRepeats(c.loss, ChunkSegments(int(c.chunkSize)), c.nChunks) - 1
 	}
 	c.passes = c.repeats + 1
-	c.log.Info("blob client: block", "repeats", c.repeats+1, "block", b, "chunk_size", c.chunkSize, "chunks", c.nChunks,
+	c.log.Info("blob client: block", "repeats", c.repeats+1, "sar_passes", c.sarFirst, "sar_repair", c.sarRepair,
+		"block", b, "chunk_size", c.chunkSize, "chunks", c.nChunks,
 		"targets", len(need), "multicast", c.multicast, "loss", c.loss)
+	c.pipelined = false
 	c.startRT = c.blockStartRoundtrip(need)
 	if c.mode == ModePull {
 		return // the answers carry the first requests
@@ -827,7 +852,8 @@ func (c *Client) startBlock(b int) {
 	// Pipelining pays with few targets. With many, the retries of Block
 	// Start to the few silent ones would be answered while chunks flow,
 	// and every answer destroys the segment on air at every other target
-	// (a collision), which loses the whole chunk there.
+	// (a collision), which loses the whole chunk there (with SAR
+	// repetition, only that pass's segment: see BlindBlockStart).
 	c.pipelined = c.strat.PipelineBlockStart && (!c.multicast || c.strat.GroupQueryMin == 0 || len(need) < c.strat.GroupQueryMin)
 	if c.pipelined {
 		c.sending = true // hold afterPass until the pass ran
@@ -855,25 +881,29 @@ func (c *Client) pipelineDelay(n int) time.Duration {
 func (c *Client) blockStartRoundtrip(targets []*cliTarget) *roundtrip {
 	msg := &BlockStart{BlockNumber: uint16(c.block), ChunkSize: c.chunkSize}
 	gen := c.gen
-	return c.startRoundtrip("Block Start", msg, OpBlockStatus, targets, true,
-		func(t *cliTarget, m access.Message) bool { return c.onBlockStartStatus(t, m.(*BlockStatus)) },
-		func() {
-			if gen != c.gen {
-				return
-			}
-			c.startRT = nil
-			if !c.checkTargets() {
-				return
-			}
-			switch {
-			case c.mode == ModePull:
-				c.pullKick()
-			case !c.pipelined && c.firstPass && !c.sending:
-				c.sendPass(c.unionMissing())
-			case !c.sending && c.inflight == 0:
-				c.afterPass()
-			}
-		})
+	handle := func(t *cliTarget, m access.Message) bool { return c.onBlockStartStatus(t, m.(*BlockStatus)) }
+	done := func() {
+		if gen != c.gen {
+			return
+		}
+		c.startRT = nil
+		if !c.checkTargets() {
+			return
+		}
+		switch {
+		case c.mode == ModePull:
+			c.pullKick()
+		case !c.pipelined && c.firstPass && !c.sending:
+			c.sendPass(c.unionMissing())
+		case !c.sending && c.inflight == 0:
+			c.afterPass()
+		}
+	}
+	if c.blindBlockStart(len(targets)) {
+		return c.startBlindRoundtrip("Block Start", msg, OpBlockStatus, targets,
+			blindSends(c.loss, len(targets), c.strat.Attempts), handle, done)
+	}
+	return c.startRoundtrip("Block Start", msg, OpBlockStatus, targets, true, handle, done)
 }
 
 func (c *Client) onBlockStartStatus(t *cliTarget, st *BlockStatus) bool {

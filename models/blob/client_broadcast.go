@@ -1,11 +1,13 @@
 package blob
 
 import (
+	"math"
 	"slices"
 	"time"
 
 	"github.com/meshdfu/meshdfu/mesh"
 	"github.com/meshdfu/meshdfu/mesh/access"
+	"github.com/meshdfu/meshdfu/mesh/transport"
 )
 
 // roundtrip is one acknowledged step sent to every target still in it
@@ -32,10 +34,12 @@ type roundtrip struct {
 	sweepNext int
 	wave      []*cliTarget
 	grouped   bool // the current attempt went to the group
+	blind     int  // > 0: a blind step of this many group sends (startBlindRoundtrip)
 	initial   int  // targets at the start
 
 	sends map[*cliTarget]*rtSend
 
+	begun    time.Time
 	timer    mesh.Timer
 	gen      uint64
 	finished bool
@@ -46,12 +50,33 @@ type roundtrip struct {
 func (c *Client) startRoundtrip(step string, msg access.Message, want access.Opcode, targets []*cliTarget,
 	group bool, handle func(*cliTarget, access.Message) bool, done func()) *roundtrip {
 	rt := &roundtrip{c: c, step: step, msg: msg, want: want, group: group, handle: handle, done: done}
+	return rt.start(targets)
+}
+
+// startBlindRoundtrip sends msg to the group sends times, one reply
+// window apart, takes the answers that come, and then runs done without
+// losing the silent targets: a step whose answers the client need not
+// wait for. A Block Start before the data: sends is chosen so that every
+// target likely heard one (blindSends); a silent target most likely only
+// lost its answers, and asking it again while the chunks flow would make
+// its answer collide with them at the other targets. One that did miss
+// every send shows it in the Block Get after the pass, and gets Block
+// Start again then.
+func (c *Client) startBlindRoundtrip(step string, msg access.Message, want access.Opcode, targets []*cliTarget,
+	sends int, handle func(*cliTarget, access.Message) bool, done func()) *roundtrip {
+	rt := &roundtrip{c: c, step: step, msg: msg, want: want, group: true, blind: max(sends, 1), handle: handle, done: done}
+	return rt.start(targets)
+}
+
+func (rt *roundtrip) start(targets []*cliTarget) *roundtrip {
+	c := rt.c
 	for _, t := range targets {
 		if t.lost == nil {
 			rt.pending = append(rt.pending, t)
 		}
 	}
 	rt.initial = len(rt.pending)
+	rt.begun = c.clk.Now()
 	c.rts = append(c.rts, rt)
 	if len(rt.pending) == 0 {
 		c.clk.AfterFunc(0, func() { rt.finish() })
@@ -90,9 +115,21 @@ func (rt *roundtrip) send() {
 		rt.sendGroup()
 		return
 	}
-	w := c.strat.QueryWindow
-	if w <= 0 {
+	w := c.queryWindow()
+	if w <= 0 || !c.segmentedAnswers(rt.want) {
+		// One-PDU answers take no reassembly slot and come 20–50 ms
+		// after each request: ask every silent target in one stream.
 		w = len(rt.sweep)
+	}
+	probe := rt.attempt == 1 && rt.want == OpInformationStatus && c.probeSent < probeTargets
+	if probe && c.strat.QueryWindow > 0 {
+		// The loss probe: answers of a narrow wave rarely collide, so
+		// the share answered reads the link's loss, not the collisions.
+		w = min(w, c.strat.QueryWindow)
+	}
+	if req > 1 {
+		// Segmented requests hold a transport slot until acknowledged.
+		w = min(w, transport.DefaultMaxTxMessages/2)
 	}
 	var wave []*cliTarget
 	for rt.sweepNext < len(rt.sweep) && len(wave) < w {
@@ -104,10 +141,10 @@ func (rt *roundtrip) send() {
 	}
 	rt.wave = rt.wave[:0]
 	if d := c.reserveAir(len(wave) * (req + ans)); d > 0 {
-		rt.armFunc(d, func() { rt.sendWave(wave) })
+		rt.armFunc(d, func() { rt.sendWave(wave, probe) })
 		return
 	}
-	rt.sendWave(wave)
+	rt.sendWave(wave, probe)
 }
 
 // sendGroup sends the attempt to the group and waits for the slowest
@@ -117,7 +154,12 @@ func (rt *roundtrip) sendGroup() {
 	c.send(c.group, c.groupTTL(), rt.msg, nil)
 	req, ans := requestPDUs(rt.msg), c.answerPDUs(rt.want)
 	at := c.clk.Now().Add(c.backlogDelay())
-	wait := c.retryWait(true, 1, len(rt.pending))
+	wait := c.retryWait(true, 1, c.answersToWait(rt.want, len(rt.pending)))
+	if rt.attempt <= rt.blind {
+		// One-PDU answers within the reply delay; the next send (or the
+		// data) must not meet them on air.
+		wait = access.ReplyDelayMaxGroup + blindMargin + c.backlogDelay()
+	}
 	var slowest time.Duration
 	for _, t := range rt.pending {
 		n := rt.noteSend(t, at, true)
@@ -134,7 +176,7 @@ func (rt *roundtrip) sendGroup() {
 
 // sendWave sends the attempt to each target of wave that is still silent
 // and waits for the slowest of their answers.
-func (rt *roundtrip) sendWave(wave []*cliTarget) {
+func (rt *roundtrip) sendWave(wave []*cliTarget, probe bool) {
 	c := rt.c
 	req, ans := requestPDUs(rt.msg), c.answerPDUs(rt.want)
 	at := c.clk.Now().Add(c.backlogDelay())
@@ -145,18 +187,19 @@ func (rt *roundtrip) sendWave(wave []*cliTarget) {
 			continue
 		}
 		n := rt.noteSend(t, at, false)
+		if probe && n == 1 {
+			rt.sends[t].probe = true
+			c.probeSent++
+		}
 		c.send(t.addr, c.ttlTo(t, n), rt.msg, nil)
 		rt.wave = append(rt.wave, t)
 		slowest = max(slowest, c.rto(t, req, ans, n))
-	}
-	if rt.attempt == 1 && rt.want == OpInformationStatus {
-		c.probeSent += len(rt.wave)
 	}
 	if len(rt.wave) == 0 {
 		rt.arm(0)
 		return
 	}
-	wait := c.retryWait(false, len(rt.wave), len(rt.wave))
+	wait := c.retryWait(false, len(rt.wave), c.answersToWait(rt.want, len(rt.wave)))
 	if c.strat.RetryInterval > 0 && c.multiHop() {
 		// The answers of one wave share the relays.
 		wait = slowest + time.Duration(len(rt.wave))*(c.strat.PDUInterval+c.strat.AnswerTime) + c.backlogDelay()
@@ -172,6 +215,7 @@ type rtSend struct {
 	n     int
 	at    time.Time
 	group bool
+	probe bool // a send of the loss probe (first Information Get)
 }
 
 // noteSend records a send to t and returns how many t got.
@@ -204,6 +248,9 @@ func (rt *roundtrip) sampleRTT(t *cliTarget) {
 func (rt *roundtrip) useGroup() bool {
 	c := rt.c
 	s := &c.strat
+	if rt.attempt <= rt.blind && c.group != mesh.AddrUnassigned {
+		return true
+	}
 	if !rt.group || c.group == mesh.AddrUnassigned || (s.GroupQueryMin > 0 && len(rt.pending) < s.GroupQueryMin) {
 		return false
 	}
@@ -214,7 +261,43 @@ func (rt *roundtrip) useGroup() bool {
 	if rt.attempt > 1 && (c.sending || 2*len(rt.pending) < rt.initial) {
 		return false
 	}
-	return s.QueryWindow <= 0 || len(rt.pending) <= s.QueryWindow || !c.segmentedAnswers(rt.want)
+	w := c.queryWindow()
+	return w <= 0 || len(rt.pending) <= w || !c.segmentedAnswers(rt.want)
+}
+
+// blindMargin is the wait after the longest group reply delay before a
+// blind step sends again or ends.
+const blindMargin = 100 * time.Millisecond
+
+// blindSends is how many group sends of a request it takes for n targets
+// to miss all of them less than once in ten: n · loss^r < 0.1 (a target
+// that missed the Block Start needs the whole block in repair).
+func blindSends(loss float64, n, most int) int {
+	r := 1
+	for r < most && float64(n)*math.Pow(loss, float64(r)) >= 0.1 {
+		r++
+	}
+	return r
+}
+
+// probeTargets is how many targets the loss probe asks in narrow waves
+// (Strategy.QueryWindow at a time, whatever the reassembly capacity).
+const probeTargets = 20
+
+// queryWindow is how many targets may be asked at once for segmented
+// answers: Strategy.QueryWindow per transport.DefaultMaxRxMessages
+// reassembly slots of the client's node (ClientConfig.MaxRxMessages), at
+// least 1; 0 when the strategy sets no window.
+func (c *Client) queryWindow() int {
+	w := c.strat.QueryWindow
+	if w <= 0 {
+		return 0
+	}
+	rx := c.cfg.MaxRxMessages
+	if rx <= 0 {
+		rx = transport.DefaultMaxRxMessages
+	}
+	return max(1, w*rx/transport.DefaultMaxRxMessages)
 }
 
 // segmentedAnswers reports whether answers with opcode op are likely
@@ -235,6 +318,17 @@ func (rt *roundtrip) isPending(t *cliTarget) bool {
 		}
 	}
 	return false
+}
+
+// answersToWait is how many of n expected answers with opcode op need
+// their own share of the wait (Strategy.AnswerTime): segmented ones, whose
+// segments and acknowledgments queue behind each other; one-PDU answers
+// come within the reply delay in parallel.
+func (c *Client) answersToWait(op access.Opcode, n int) int {
+	if c.segmentedAnswers(op) {
+		return n
+	}
+	return 0
 }
 
 // retryWait is how long an attempt waits for answers.
@@ -270,6 +364,9 @@ func (rt *roundtrip) onTimeout() {
 	rt.prune()
 	switch {
 	case len(rt.pending) == 0:
+		rt.finish()
+	case rt.blind > 0 && rt.attempt >= rt.blind:
+		rt.pending = nil // the silent targets stay in the transfer
 		rt.finish()
 	case !rt.grouped && rt.sweepNext < len(rt.sweep):
 		rt.send() // the next wave of this attempt
@@ -314,7 +411,7 @@ func (rt *roundtrip) answer(t *cliTarget, m access.Message) bool {
 	if i < 0 {
 		return false
 	}
-	if rt.attempt == 1 && !rt.grouped && rt.want == OpInformationStatus {
+	if s := rt.sends[t]; s != nil && s.probe && s.n == 1 {
 		rt.c.probeAnswered++
 	}
 	rt.sampleRTT(t)
@@ -347,6 +444,8 @@ func (rt *roundtrip) finish() {
 		return
 	}
 	rt.stop()
+	rt.c.log.Debug("blob client: step done", "step", rt.step, "targets", rt.initial, "attempts", rt.attempt,
+		"took", rt.c.clk.Now().Sub(rt.begun))
 	if rt.done != nil {
 		rt.done()
 	}

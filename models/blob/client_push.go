@@ -19,11 +19,13 @@ func (c *Client) sendPass(set ChunkSet) {
 	c.pass = set
 	c.passNext = 0
 	c.sending = true
+	c.setSARPasses()
 	c.sendNextChunk()
 }
 
 func (c *Client) stopSending() {
 	c.sending = false
+	c.restoreSAR()
 	if c.sendTimer != nil {
 		c.sendTimer.Stop()
 		c.sendTimer = nil
@@ -46,7 +48,11 @@ func (c *Client) backlogDelay() time.Duration {
 // chunkPDUs is the number of advertising events one chunk message of size
 // octets costs the client.
 func (c *Client) chunkPDUs(size int) int {
-	return ChunkSegments(size) * c.strat.NetworkTransmit.Transmissions()
+	n := ChunkSegments(size) * c.strat.NetworkTransmit.Transmissions()
+	if c.multicast && n > 1 {
+		n *= c.sarPasses()
+	}
+	return n
 }
 
 // sendNextChunk sends the next chunk of the pass, or ends the pass.
@@ -167,6 +173,7 @@ func (c *Client) afterPass() {
 	if c.state != ClientBlock {
 		return
 	}
+	c.restoreSAR() // the pass is over: queries go with the node's own SAR state
 	if c.mode == ModePull {
 		c.pullKick()
 		return
@@ -292,7 +299,12 @@ func (c *Client) updateLoss() {
 		return
 	}
 	var m float64
-	if c.passes > 1 {
+	if c.sarFirst > 1 {
+		for _, v := range shares {
+			m += v
+		}
+		m /= float64(len(shares))
+	} else if c.passes > 1 {
 		for _, v := range shares {
 			m += v
 		}
@@ -303,6 +315,9 @@ func (c *Client) updateLoss() {
 		m = shares[len(shares)/2]
 	}
 	est := estimateLoss(m, ChunkSegments(int(c.chunkSize)))
+	if c.sarFirst > 1 {
+		est = estimateLossSAR(m, ChunkSegments(int(c.chunkSize)), c.sarFirst)
+	}
 	if est < c.loss {
 		est = (est + c.loss) / 2
 	}
@@ -329,14 +344,20 @@ func (c *Client) rechunk() bool {
 	if n == 0 {
 		return false
 	}
-	k := ChunkSegments(int(c.chunkSize))
-	better := c.strat.chooseChunk(c.lim, c.blockLen, n, c.loss)
-	kb := ChunkSegments(int(better))
-	if kb >= k || ChunkEfficiency(k, c.loss, n) >= 0.5*ChunkEfficiency(kb, c.loss, n) {
-		return false
+	if c.sarFirst > 0 {
+		if !c.replanSAR(n) {
+			return false
+		}
+	} else {
+		k := ChunkSegments(int(c.chunkSize))
+		better := c.strat.chooseChunk(c.lim, c.blockLen, n, c.loss)
+		kb := ChunkSegments(int(better))
+		if kb >= k || ChunkEfficiency(k, c.loss, n) >= 0.5*ChunkEfficiency(kb, c.loss, n) {
+			return false
+		}
 	}
 	c.stats.Rechunks++
-	c.log.Info("blob client: rechunk", "block", c.block, "chunk_size", c.chunkSize, "new", better, "loss", c.loss)
+	c.log.Info("blob client: rechunk", "block", c.block, "chunk_size", c.chunkSize, "loss", c.loss)
 	wait := 10*time.Second*time.Duration(int(c.cfg.TimeoutBase)+1) + 2*time.Second
 	gen := c.gen
 	b := c.block

@@ -2,6 +2,7 @@ package blob_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"github.com/meshdfu/meshdfu/mesh"
 	"github.com/meshdfu/meshdfu/mesh/access"
 	"github.com/meshdfu/meshdfu/mesh/node"
+	"github.com/meshdfu/meshdfu/mesh/transport"
 	"github.com/meshdfu/meshdfu/models/blob"
 	"github.com/meshdfu/meshdfu/sim"
 	"github.com/meshdfu/meshdfu/sim/fleet"
@@ -76,6 +78,26 @@ func (c lazyClock) AfterFunc(d time.Duration, f func()) mesh.Timer {
 	return c.w.f.Clock(c.i).AfterFunc(d, f)
 }
 
+type vtHandler struct {
+	slog.Handler
+	w *simWorld
+}
+
+func (h vtHandler) Handle(ctx context.Context, r slog.Record) error {
+	r.AddAttrs(slog.Duration("vt", h.w.f.Elapsed()))
+	return h.Handler.Handle(ctx, r)
+}
+
+// lazySAR is the client node's SAR Transmitter once the fleet exists.
+type lazySAR struct{ w *simWorld }
+
+func (s lazySAR) SARTransmitter() transport.SARTransmitter {
+	return s.w.f.Node(0).Transport().SARTransmitter()
+}
+func (s lazySAR) SetSARTransmitter(t transport.SARTransmitter) error {
+	return s.w.f.Node(0).Transport().SetSARTransmitter(t)
+}
+
 func (w *simWorld) server(i int) *blob.Server { return w.servers[i] }
 
 func runSim(t testing.TB, sc simScenario) *simWorld {
@@ -96,9 +118,26 @@ func runSim(t testing.TB, sc simScenario) *simWorld {
 		w.states[i] = &blob.MemoryStateStore{}
 	}
 	strat := sc.strat
+	if v := os.Getenv("XRX"); v != "" {
+		fmt.Sscan(v, &strat.MaxRxMessages)
+	}
+	if os.Getenv("XNOBLIND") != "" {
+		strat.BlindBlockStart = false
+	}
+	if os.Getenv("XNOSAR") != "" {
+		strat.MaxSARPasses = 0
+	}
+	if v := os.Getenv("XQW"); v != "" {
+		fmt.Sscan(v, &strat.QueryWindow)
+	}
 	ntx := strat.NetworkTransmit
-	client, err := blob.NewClient(blob.ClientConfig{Clock: lazyClock{w, 0}, Strategy: strat, TimeoutBase: sc.tb, Logger: simLogger,
-		TxBacklog: func() int { return w.f.Bearer(0).Metrics().QueueLen }})
+	lg := simLogger
+	if os.Getenv("XLOG") != "" {
+		lg = slog.New(vtHandler{slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelDebug}), w})
+	}
+	client, err := blob.NewClient(blob.ClientConfig{Clock: lazyClock{w, 0}, Strategy: strat, TimeoutBase: sc.tb, Logger: lg,
+		TxBacklog:     func() int { return w.f.Bearer(0).Metrics().QueueLen },
+		MaxRxMessages: strat.MaxRxMessages, SAR: lazySAR{w}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,6 +161,11 @@ func runSim(t testing.TB, sc simScenario) *simWorld {
 			w.servers[i] = s
 			return []node.Element{{Models: []*access.Model{s.Model()}}}
 		},
+	}
+	cfg.NodeConfig = func(i int, nc *node.Config) {
+		if i == 0 {
+			nc.MaxRxMessages = strat.MaxRxMessages // the client's node, as the strategy expects
+		}
 	}
 	cfg.RelayRetransmit = sc.relayRtx
 	if sc.topo != nil {

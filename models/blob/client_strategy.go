@@ -58,6 +58,15 @@ type Strategy struct {
 	// answers come back. 0 or 1: no repetition.
 	MaxRepeats int
 
+	// MaxSARPasses bounds the blind repetition of a segmented group chunk
+	// by the transport (SAR Multicast Retransmissions, which repeat every
+	// segment with the same SeqAuth, so a target completes a chunk from
+	// segments of different passes: it misses a segment sent s times
+	// with loss^s). The client picks the passes of a block's first pass
+	// and of its repairs, and the chunk size, with PlanSAR; it needs
+	// ClientConfig.SAR. 0 or 1: no SAR repetition (MaxRepeats applies).
+	MaxSARPasses int
+
 	// PDUInterval is the expected time between two advertising events of
 	// the client's node when its queue is never empty: the minimum
 	// advertising gap plus the mean random advertising delay (20 ms +
@@ -84,10 +93,26 @@ type Strategy struct {
 	// messages at a time). 0: no bound, and the group is always used when
 	// GroupQueryMin allows it.
 	QueryWindow int
+	// MaxRxMessages is the reassembly capacity the strategy expects of
+	// the client's node: how many segmented messages its transport takes
+	// at once (node.Config.MaxRxMessages, or sim/fleet's NodeConfig). The
+	// caller sets it on the node and tells the client
+	// (ClientConfig.MaxRxMessages); 0: the transport default, 8. Answers to
+	// a query round are segmented (Transfer Status, Information Status, a
+	// Block Status with missing chunks), and each takes a slot until it
+	// is complete.
+	MaxRxMessages int
 	// PipelineBlockStart sends a block's chunks right after Block Start
 	// instead of waiting for every Block Status; a target that missed the
 	// Block Start reports the chunks missing and gets them in repair.
 	PipelineBlockStart bool
+
+	// BlindBlockStart sends a block's Block Start to a group of at least
+	// GroupQueryMin targets a few times, one reply window apart (enough
+	// that every target likely heard one at the estimated loss), and then
+	// sends the data without waiting for the silent targets: the Block
+	// Get after the pass finds those that missed it.
+	BlindBlockStart bool
 
 	// Attempts is how many times an acknowledged message is sent before a
 	// silent target is lost (Zephyr: 5).
@@ -158,12 +183,14 @@ var StrategyMeshdfu = Strategy{
 	MaxChunkSegments:   32,
 	Adaptive:           true,
 	MaxRepeats:         4,
+	MaxSARPasses:       6,
 	PDUInterval:        25 * time.Millisecond,
 	MaxBacklog:         4,
 	UnicastMax:         1,
 	GroupQueryMin:      4,
 	QueryWindow:        2,
 	PipelineBlockStart: true,
+	BlindBlockStart:    true,
 	Attempts:           16,
 	RetryInterval:      300 * time.Millisecond,
 	GroupRetryInterval: 900 * time.Millisecond,
@@ -213,6 +240,14 @@ var StrategyZephyr = Strategy{
 	NetworkTransmit:   mesh.Transmit{Count: 2, IntervalSteps: 1},
 	SAR:               transport.DefaultSARTransmitter,
 	TargetSARRx:       transport.DefaultSARReceiver,
+}
+
+// SARControl is the SAR Transmitter state of the client's node
+// (*transport.Layer has it): the client changes the Multicast
+// Retransmissions Count per block (ClientConfig.SAR).
+type SARControl interface {
+	SARTransmitter() transport.SARTransmitter
+	SetSARTransmitter(transport.SARTransmitter) error
 }
 
 // ApplyTransport sets the strategy's SAR Transmitter state on the client
@@ -364,6 +399,99 @@ func (s *Strategy) blockChunks(lim Limits) int {
 		n = min(n, s.MaxBlockChunks)
 	}
 	return max(n, 1)
+}
+
+// SARPlan is how a block goes to a group with SAR repetition: the Chunk
+// Size, and how many times the transport sends every segment of a chunk
+// in the block's first pass and in each repair pass.
+type SARPlan struct {
+	ChunkSize     uint16
+	FirstPasses   int
+	RepairPasses  int
+	Chunks        int     // chunks of the block
+	ExpectedTime  float64 // seconds, by the model below
+	DataPDUs      float64 // expected chunk PDUs sent for the block
+	QueryRounds   float64 // expected Block Get rounds
+	CompleteShare float64 // share of targets expected to hold the block after the first pass
+}
+
+// Costs of one Block Get round in PlanSAR's model, calibrated on the
+// simulator (100 targets, docs/blob-strategy.md): a round takes
+// planRoundTime, plus planAnswerPDUTime per PDU of every segmented answer
+// (its segments share the air with the others' and need the client's
+// acknowledgment).
+const (
+	planRoundTime     = 1.5
+	planAnswerPDUTime = 0.012
+)
+
+// PlanSAR chooses the chunk size and SAR passes that minimize the
+// expected time of a block of blockLen octets to n group receivers that
+// each lose a PDU with probability loss, with union repair: chunks of k
+// segments (2 ≤ k ≤ maxSegments, from minSize to limit octets), each segment sent s1 times in the first pass and s2 times
+// in repair passes (1 ≤ s ≤ maxPasses).
+//
+// A target misses a chunk of k segments sent s times with
+// m(s) = 1 − (1 − loss^s)^k (each segment is needed once, from any pass,
+// since the passes share the SeqAuth), but a repair is a new message, so
+// segments of different passes of Block Status rounds do not combine. The
+// model counts the chunk PDUs (first pass, then each chunk again while
+// some target misses it) at pduTime each, and every Block Get round: the
+// round after the first pass, and one more while some target misses a
+// chunk; in each, the targets that miss chunks answer with a Missing
+// Chunks bit field of ⌈chunks/8⌉ octets, the others in one PDU.
+func PlanSAR(loss float64, n, blockLen, minSize, limit, maxSegments, maxPasses int, pduTime time.Duration) SARPlan {
+	if maxSegments <= 0 || maxSegments > 32 {
+		maxSegments = 32
+	}
+	maxPasses = max(maxPasses, 1)
+	n = max(n, 1)
+	pdu := max(pduTime, time.Millisecond).Seconds()
+	best := SARPlan{}
+	for k := 2; k <= maxSegments; k++ {
+		size := min(chunkForSegments(k), limit)
+		if size <= chunkForSegments(k-1) && k > 2 {
+			break
+		}
+		if size < minSize && size < limit {
+			continue
+		}
+		chunks := (blockLen + size - 1) / size
+		statusPDUs := float64(msgPDUs(1 + 5 + (chunks+7)/8))
+		for s1 := 1; s1 <= maxPasses; s1++ {
+			m1 := 1 - math.Pow(1-math.Pow(loss, float64(s1)), float64(k))
+			for s2 := 1; s2 <= maxPasses; s2++ {
+				q2 := math.Pow(1-math.Pow(loss, float64(s2)), float64(k))
+				pl := SARPlan{ChunkSize: uint16(size), FirstPasses: s1, RepairPasses: s2, Chunks: chunks}
+				pl.DataPDUs = float64(chunks * k * s1)
+				t := float64(chunks*k*s1) * pdu
+				miss := m1 // a target's chance to miss a given chunk
+				inc := 1 - math.Pow(1-miss, float64(chunks))
+				pl.CompleteShare = 1 - inc
+				// The round after the first pass: everyone answers.
+				t += planRoundTime + float64(n)*inc*statusPDUs*planAnswerPDUTime
+				pl.QueryRounds = 1
+				for j := 0; j < 64; j++ {
+					more := 1 - math.Pow(1-inc, float64(n)) // some target still incomplete
+					if more < 1e-4 {
+						break
+					}
+					sendShare := 1 - math.Pow(1-miss, float64(n)) // chunks some target misses
+					pl.DataPDUs += float64(chunks*k*s2) * sendShare
+					t += float64(chunks*k*s2) * sendShare * pdu
+					miss *= 1 - q2
+					inc = 1 - math.Pow(1-miss, float64(chunks))
+					t += more * (planRoundTime + float64(n)*inc*statusPDUs*planAnswerPDUTime)
+					pl.QueryRounds += more
+				}
+				pl.ExpectedTime = t
+				if best.ChunkSize == 0 || t < best.ExpectedTime-1e-9 {
+					best = pl
+				}
+			}
+		}
+	}
+	return best
 }
 
 // passRepeats is how many times a block's first pass goes out: the
