@@ -115,6 +115,7 @@ type Counters struct {
 	BytesTransferred uint64 `json:"bytes_transferred"`
 }
 
+// String describes the request for logs.
 func (r StartRequest) String() string {
 	return fmt.Sprintf("image %d to %v, TTL %d, timeout base %d, %v, %v", r.ImageIndex, r.Group, r.TTL, r.TimeoutBase, r.Mode, r.Policy)
 }

@@ -412,6 +412,15 @@ func receiverViews(list []dfd.NodeEntry) []web.Receiver {
 	return out
 }
 
+// phaseHints explain a receiver's phase in a few words.
+var phaseHints = map[string]string{
+	"Idle": "waiting", "Transfer Error": "the transfer failed", "Transfer Active": "receiving the image",
+	"Verifying Update": "checking the image", "Verification Succeeded": "image verified, ready to apply",
+	"Verification Failed": "rejected the image", "Applying Update": "installing",
+	"Transfer Canceled": "update canceled", "Apply Success": "updated", "Apply Failed": "installation failed",
+	"Unknown": "not reached yet",
+}
+
 func printReceivers(w io.Writer, rs []web.Receiver) {
 	if len(rs) == 0 {
 		fmt.Fprintln(w, "no receivers")
@@ -419,7 +428,10 @@ func printReceivers(w io.Writer, rs []web.Receiver) {
 	}
 	fmt.Fprintf(w, "%-8s %-5s %-24s %5s  %s\n", "ADDRESS", "IMAGE", "PHASE", "DONE", "STATUS")
 	for _, r := range rs {
-		st := r.UpdateStatus
+		st := phaseHints[r.Phase]
+		if r.UpdateStatus != "Success" {
+			st = "update: " + r.UpdateStatus
+		}
 		if r.TransferStatus != "Success" {
 			st += ", transfer: " + r.TransferStatus
 		}
@@ -787,9 +799,13 @@ func distStatus(c *distCall, watch bool) error {
 	if err != nil && !errors.Is(err, dfd.ErrDistributionFailed) {
 		return err
 	}
+	// A receiver that did not reach the end the policy asks for did not
+	// update, whatever its phase says (Unknown: the distributor never
+	// reached it).
+	verifyOnly := last.Distribution != nil && last.Distribution.Policy == "verify"
 	var failed []string
 	for _, r := range last.Receivers {
-		if r.Failed {
+		if r.Phase != "Apply Success" && !(verifyOnly && r.Phase == "Verification Succeeded") {
 			failed = append(failed, r.Address+" "+r.Phase)
 		}
 	}
