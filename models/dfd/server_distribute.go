@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/meshdfu/meshdfu/mesh"
 	"github.com/meshdfu/meshdfu/mesh/access"
@@ -351,6 +352,7 @@ func (s *Server) stepStart() {
 		s.stepTransfer()
 		return
 	}
+	began := s.clk.Now()
 	s.ucli.Start(targets, s.startParams(), func(a mesh.Address, st *dfu.UpdateStatus, err error) {
 		if !s.alive(r) {
 			return
@@ -369,9 +371,16 @@ func (s *Server) stepStart() {
 			s.fail(a, st.Phase, st.Status, fmt.Errorf("%w: %s after Start", dfu.ErrUnexpectedPhase, st.Phase))
 		}
 	}, func() {
-		if s.alive(r) {
-			s.stepTransfer()
+		if !s.alive(r) {
+			return
 		}
+		// The first targets' BLOB servers wait 10·(Timeout Base + 1) s for
+		// Transfer Start (blob.Server); a longer Start step loses them.
+		if took, limit := s.clk.Now().Sub(began), 10*time.Second*time.Duration(int(s.dist.Start.TimeoutBase)+1); took > limit {
+			s.log.Warn("dfd: server: Firmware Update Start took longer than the targets wait for the transfer; choose a larger Timeout Base",
+				slog.Duration("took", took), slog.Duration("timeout", limit), slog.Int("timeout_base", int(s.dist.Start.TimeoutBase)))
+		}
+		s.stepTransfer()
 	})
 }
 

@@ -83,6 +83,10 @@ func TestSim_50Targets3Hops(t *testing.T) {
 		seed, _ = strconv.ParseUint(v, 10, 64)
 	}
 	w := newWorld(t, scenario{seed: seed, topo: tp, dist: d, loss: 0.1, scopeTTL: os.Getenv("MESHDFU_FULLTTL") == ""})
+	if v := os.Getenv("MESHDFU_INFLIGHT"); v != "" {
+		w.sc.inFlight, _ = strconv.Atoi(v)
+		w.restartDistributor() // rebuild its clients with it
+	}
 	if os.Getenv("MESHDFU_TRACE") != "" {
 		w.trace(30 * time.Second)
 	}

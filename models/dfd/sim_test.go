@@ -89,6 +89,8 @@ type scenario struct {
 	// that reaches it (TTL 0 to neighbours: never relayed). Not for Low
 	// Power targets (a Friend queues only messages with TTL ≥ 2).
 	scopeTTL bool
+	// inFlight is the distributor's Update MaxInFlight (0: the default).
+	inFlight int
 }
 
 type world struct {
@@ -233,7 +235,7 @@ func (w *world) newServer() *dfd.Server {
 	cfg := dfd.ServerConfig{
 		Clock: lazyClock{w, w.d}, Store: w.store, State: w.state,
 		Rand:       rand.New(rand.NewPCG(w.sc.seed, 77)),
-		Update:     dfu.ClientConfig{Timeout: 20 * time.Second, Retries: 4, MaxInFlight: 1, ScopeTTL: w.sc.scopeTTL},
+		Update:     dfu.ClientConfig{Timeout: 20 * time.Second, Retries: 4, MaxInFlight: w.sc.inFlight, ScopeTTL: w.sc.scopeTTL},
 		BLOBClient: blob.ClientConfig{TimeoutBase: 10, TxBacklog: func() int { return w.f.Bearer(w.d).Metrics().QueueLen }},
 		OnStep: func(step string) {
 			m := w.f.Metrics()
