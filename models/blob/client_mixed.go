@@ -73,6 +73,7 @@ func (s Strategy) forLowPower() Strategy {
 		s.Attempts = max(s.Attempts, int((2*MaxPollInterval+s.RetryInterval-1)/s.RetryInterval))
 	}
 	s.QueryWindow = 0
+	s.ScopeTTL = false // a Friend stores only messages it relays: never TTL 0 or 1
 	s.PullReportTimeout = max(s.PullReportTimeout, LPNReportTimeout)
 	return s
 }

@@ -121,6 +121,15 @@ func runSim(t testing.TB, sc simScenario) *simWorld {
 	if v := os.Getenv("XRX"); v != "" {
 		fmt.Sscan(v, &strat.MaxRxMessages)
 	}
+	if os.Getenv("XSCOPE") != "" {
+		strat.ScopeTTL = true
+	}
+	if v := os.Getenv("XUI"); v != "" {
+		fmt.Sscan(v, &strat.SAR.UnicastRetransmissionsIntervalStep, &strat.SAR.UnicastRetransmissionsIntervalIncrement)
+	}
+	if v := os.Getenv("XRXA"); v != "" {
+		fmt.Sscan(v, &strat.TargetSARRx.AcknowledgmentDelayIncrement, &strat.TargetSARRx.SegmentsThreshold, &strat.TargetSARRx.AcknowledgmentRetransmissionsCount)
+	}
 	if os.Getenv("XNOBLIND") != "" {
 		strat.BlindBlockStart = false
 	}

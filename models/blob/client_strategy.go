@@ -191,6 +191,7 @@ var StrategyMeshdfu = Strategy{
 	QueryWindow:        2,
 	PipelineBlockStart: true,
 	BlindBlockStart:    true,
+	ScopeTTL:           true,
 	Attempts:           16,
 	RetryInterval:      300 * time.Millisecond,
 	GroupRetryInterval: 900 * time.Millisecond,
