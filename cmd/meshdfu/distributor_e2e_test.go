@@ -132,8 +132,9 @@ func TestEndToEnd_DistributionOverUDP(t *testing.T) {
 		t.Fatal(err)
 	}
 	const oldFWID, newFWID = "590001000100", "590001000200"
+	// The new firmware changes the device's Composition Data.
 	run(0, "firmware", "pack", "--image", app, "--fwid", newFWID, "--version", "1.0.2", "--key", key,
-		"--out", filepath.Join(images, "app-1.0.2.mdfu"))
+		"--composition-change", "--out", filepath.Join(images, "app-1.0.2.mdfu"))
 
 	us := startDaemon(t, ctx, "updateserver", bin, "updateserver", "--dir", images, "--self-signed", "--listen", "127.0.0.1:0")
 	cert := after(t, us.waitLine("certificate: "), "certificate: ")
@@ -224,7 +225,8 @@ func TestEndToEnd_DistributionOverUDP(t *testing.T) {
 	// Every target installed the new Firmware ID and rebooted with it.
 	for a, d := range targets {
 		d.waitLine("applied firmware " + newFWID)
-		d.waitLine("rebooted, firmware " + newFWID)
+		// ... with the new Composition Data (its Version ID bumped).
+		d.waitLine("rebooted, firmware " + newFWID + ", composition data version 0x0001")
 		_ = a
 	}
 

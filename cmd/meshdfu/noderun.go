@@ -18,6 +18,7 @@ import (
 
 	"github.com/meshdfu/meshdfu/bearer/udp"
 	"github.com/meshdfu/meshdfu/mesh"
+	"github.com/meshdfu/meshdfu/mesh/access"
 	"github.com/meshdfu/meshdfu/mesh/cdb"
 	"github.com/meshdfu/meshdfu/mesh/crypto"
 	"github.com/meshdfu/meshdfu/mesh/node"
@@ -104,6 +105,9 @@ type nodeOptions struct {
 	subscribe []mesh.Address
 	// wrapBearer, when set, wraps the UDP bearer the node sends through.
 	wrapBearer func(mesh.Bearer) mesh.Bearer
+	// composition, when set, gives the Composition Data page 0 header at
+	// every (re)build: an emulated device's firmware decides it.
+	composition func() access.CompositionHeader
 	// built runs on the loop after the node is built (at start and after
 	// every reboot), before it starts: give models their access layer.
 	built func(n *node.Node) error
@@ -213,6 +217,9 @@ func (r *runningNode) build() error {
 			return err
 		}
 		cfg.Elements = els
+	}
+	if r.opts.composition != nil {
+		cfg.Composition = r.opts.composition()
 	}
 	n, err := node.New(cfg)
 	if err != nil {

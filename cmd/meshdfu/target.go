@@ -17,6 +17,7 @@ import (
 
 	"github.com/meshdfu/meshdfu/fw"
 	"github.com/meshdfu/meshdfu/mesh"
+	"github.com/meshdfu/meshdfu/mesh/access"
 	"github.com/meshdfu/meshdfu/mesh/node"
 	"github.com/meshdfu/meshdfu/models/blob"
 	"github.com/meshdfu/meshdfu/models/dfu"
@@ -112,6 +113,7 @@ type target struct {
 	rn     *runningNode
 	images []dfu.FirmwareInformation // on the loop
 	srv    *dfu.Server               // on the loop
+	vid    uint16                    // Composition Data Version ID; on the loop
 }
 
 func newTarget(f *nodeFlags, o targetOptions, out io.Writer) (*target, error) {
@@ -142,6 +144,9 @@ func newTarget(f *nodeFlags, o targetOptions, out io.Writer) (*target, error) {
 // firmwareRecord is targetFirmwareFile.
 type firmwareRecord struct {
 	Images []firmwareEntry `json:"images"`
+	// VID is the Version ID of the device's Composition Data page 0; an
+	// image whose metadata says the composition changes bumps it.
+	VID uint16 `json:"vid"`
 }
 
 type firmwareEntry struct {
@@ -169,6 +174,7 @@ func (t *target) loadImages(dir *runtime.DataDir) error {
 		if len(t.images) == 0 {
 			return fmt.Errorf("%s: no images", dir.File(targetFirmwareFile))
 		}
+		t.vid = rec.VID
 		return nil
 	case errors.Is(err, os.ErrNotExist):
 		id, err := parseFWID(t.opts.fwid)
@@ -183,7 +189,7 @@ func (t *target) loadImages(dir *runtime.DataDir) error {
 }
 
 func (t *target) saveImages(dir *runtime.DataDir) error {
-	var rec firmwareRecord
+	rec := firmwareRecord{VID: t.vid}
 	for _, e := range t.images {
 		rec.Images = append(rec.Images, firmwareEntry{FirmwareID: hex.EncodeToString(e.FirmwareID), UpdateURI: e.UpdateURI})
 	}
@@ -220,6 +226,7 @@ func (t *target) start(ctx context.Context) error {
 			t.srv.SetLayer(n.Access())
 			return nil
 		},
+		composition: t.composition,
 	}
 	rn, err := startNodeWith(ctx, t.flags, os.Stderr, opts)
 	if err != nil {
@@ -260,6 +267,11 @@ func (t *target) newServer(dir *runtime.DataDir, storage blob.FileStorage, rn *r
 	cfg.Apply = func(index uint8, metadata []byte, blobID uint64) ([]byte, error) {
 		id, err := apply(index, metadata, blobID)
 		if err == nil {
+			// New firmware whose metadata says the Composition Data
+			// changes comes up with a new page 0 after the reboot.
+			if m, merr := fw.ParseMetadata(metadata); merr == nil && m.Flags&(fw.FlagCompositionChange|fw.FlagRemoteProvisioning) != 0 {
+				t.vid++
+			}
 			if b := fwh.Data(blobID); b != nil {
 				if werr := dir.WriteFile(targetInstalled, b); werr != nil {
 					return nil, fmt.Errorf("save installed image: %w", werr)
@@ -276,6 +288,16 @@ func (t *target) newServer(dir *runtime.DataDir, storage blob.FileStorage, rn *r
 	return s, nil
 }
 
+// composition is the device's Composition Data page 0 header: the Company
+// ID from its running Firmware ID, and the Version ID its firmware set.
+func (t *target) composition() access.CompositionHeader {
+	h := access.CompositionHeader{PID: 0x0001, VID: t.vid, CRPL: 0x0100}
+	if len(t.images) > 0 && len(t.images[0].FirmwareID) >= 2 {
+		h.CID = uint16(t.images[0].FirmwareID[0]) | uint16(t.images[0].FirmwareID[1])<<8
+	}
+	return h
+}
+
 // applied saves the new Firmware Information List and reboots the node.
 func (t *target) applied(dir *runtime.DataDir, index uint8, images []dfu.FirmwareInformation, rn *runningNode) {
 	t.images = images
@@ -288,6 +310,6 @@ func (t *target) applied(dir *runtime.DataDir, index uint8, images []dfu.Firmwar
 			rn.log.Error("target: reboot", "err", err)
 			return
 		}
-		fmt.Fprintf(t.out, "meshdfu target: node %v rebooted, firmware %x\n", rn.node.Address(), t.images[0].FirmwareID)
+		fmt.Fprintf(t.out, "meshdfu target: node %v rebooted, firmware %x, composition data version 0x%04x\n", rn.node.Address(), t.images[0].FirmwareID, t.vid)
 	})
 }
