@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"time"
 
 	"github.com/meshdfu/meshdfu/mesh"
 	"github.com/meshdfu/meshdfu/mesh/access"
@@ -126,8 +127,10 @@ type Node struct {
 
 	seq    []uint32 // next SEQ per element
 	closed bool
-	stats  Stats
-	ff     friendFeatures
+
+	rplSavePending bool
+	stats          Stats
+	ff             friendFeatures
 }
 
 type appKey struct {
@@ -287,11 +290,15 @@ func (n *Node) build() error {
 		IsLocal:       n.IsLocal,
 		DefaultTTL:    func() uint8 { return n.st.Features.DefaultTTL },
 		DeliverAccess: n.deliverAccess,
+		ReplayUpdated: func(transport.RPLEntry) { n.scheduleRPLSave() },
 		MaxRxMessages: c.MaxRxMessages,
 		MaxTxMessages: c.MaxTxMessages,
 	})
 	if err != nil {
 		return fmt.Errorf("node: %w", err)
+	}
+	if err := n.tr.ReplayList().Import(n.st.RPL); err != nil {
+		n.log.Warn("node: saved replay protection list not restored", "err", err)
 	}
 	hdr := c.Composition
 	n.acc, err = access.New(access.Config{
@@ -556,8 +563,30 @@ func (n *Node) resetSeq() {
 	}
 }
 
+// RPLSaveDelay is how long a change of the replay protection list may wait
+// before it is written, so that a burst of messages costs one write. A
+// message accepted within this time before a power cut could be accepted
+// once more after it (Zephyr's CONFIG_BT_MESH_RPL_STORE_TIMEOUT plays the
+// same role).
+const RPLSaveDelay = 2 * time.Second
+
+// scheduleRPLSave writes the replay protection list soon.
+func (n *Node) scheduleRPLSave() {
+	if n.rplSavePending || n.closed {
+		return
+	}
+	n.rplSavePending = true
+	n.cfg.Clock.AfterFunc(RPLSaveDelay, func() {
+		n.rplSavePending = false
+		if !n.closed {
+			n.persist()
+		}
+	})
+}
+
 func (n *Node) save() error {
 	n.snapshotModels()
+	n.st.RPL = n.tr.ReplayList().Export(n.st.RPL[:0])
 	if err := n.store.Save(&n.st); err != nil {
 		n.stats.SaveFails++
 		return err

@@ -8,6 +8,7 @@ import (
 	"github.com/meshdfu/meshdfu/mesh"
 	"github.com/meshdfu/meshdfu/mesh/access"
 	"github.com/meshdfu/meshdfu/mesh/config"
+	"github.com/meshdfu/meshdfu/mesh/transport"
 )
 
 // Key is a 128-bit key that reads and writes itself as 32 hex digits.
@@ -40,6 +41,9 @@ type State struct {
 	SeqLimit []uint32        `json:"seq_limit"`
 	Features config.Features `json:"features"`
 	Models   []ModelState    `json:"models,omitempty"`
+	// RPL is the replay protection list, so that a message heard before a
+	// reboot is not accepted again after it.
+	RPL []transport.RPLEntry `json:"rpl,omitempty"`
 }
 
 // NetKeyState is one NetKey List entry.
