@@ -39,6 +39,7 @@ type simFlags struct {
 	json      bool
 	quiet     bool
 	faults    []string
+	lpn       int
 }
 
 func newSimCmd() *cobra.Command {
@@ -77,12 +78,18 @@ target is expected to fail with the matching phase:
                                  its stored state
   loss-burst@P%[:for=DURATION]   every link loses 50% for DURATION (2s)
 
+--lpn N makes N targets Low Power nodes, each with a Friend among the
+relays (in a single-hop network a quarter of the other targets become
+relays and Friends): they sleep between polls, take the image in Pull mode
+sized to their Friend Queue, and the table shows their radio-on time.
+
 Exit status: 0 when every target ended as planned, 1 otherwise, 2 for bad
 flags.`,
 		Example: `  meshdfu sim
   meshdfu sim --nodes 100 --loss 10% --image-size 64KiB
   meshdfu sim --fault tamper --fault target-offline:count=2 --json
   meshdfu sim --profile zephyr --mode pull --unicast --seed 7
+  meshdfu sim --nodes 20 --lpn 8 --topology single-hop --image-size 8KiB
   meshdfu sim --report /tmp/run.html --pcap /tmp/run.pcap`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -109,6 +116,7 @@ flags.`,
 	fl.StringVar(&f.report, "report", "", "write an HTML report with charts to this file")
 	fl.BoolVar(&f.json, "json", false, "print one JSON object (docs/sim-json.md) instead of progress and table")
 	fl.BoolVar(&f.quiet, "quiet", false, "print nothing; the exit status tells")
+	fl.IntVar(&f.lpn, "lpn", 0, "make N of the targets Low Power nodes, each with a Friend among the relays (Pull mode)")
 	fl.StringArrayVar(&f.faults, "fault", nil, "planned fault (repeatable): target-reboot[@P%][:count=N], target-offline[:count=N], tamper[:count=N], distributor-restart@P%, loss-burst@P%[:for=DURATION]")
 	return cmd
 }
@@ -122,6 +130,10 @@ func (f *simFlags) config(cmd *cobra.Command) (scenario.Config, error) {
 		return cfg, fmt.Errorf("--nodes %d: want at least 1 target", f.nodes)
 	}
 	cfg.Targets = f.nodes
+	if f.lpn < 0 || (f.lpn > f.nodes && cmd.Flags().Changed("nodes")) {
+		return cfg, fmt.Errorf("--lpn %d: want 0 to --nodes (%d)", f.lpn, f.nodes)
+	}
+	cfg.LPNs = f.lpn
 	if cmd.Flags().Changed("topology") && !cmd.Flags().Changed("nodes") && !isBuiltinTopology(f.topology) {
 		cfg.Targets = 0 // from the file
 	}
@@ -274,7 +286,11 @@ func isTerminal(w io.Writer) bool {
 // printSimSummary writes the table of targets and the totals.
 func printSimSummary(w io.Writer, r *scenario.Result) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TARGET\tFINAL PHASE\tEXPECTED\tTIME\tREASON")
+	lpnCols := ""
+	if r.LPNs > 0 {
+		lpnCols = "\tLPN\tMODE\tRADIO ON"
+	}
+	fmt.Fprintf(tw, "TARGET\tFINAL PHASE\tEXPECTED\tTIME%s\tREASON\n", lpnCols)
 	for _, t := range r.Targets {
 		mark := ""
 		if t.FinalPhase != t.Expected {
@@ -284,7 +300,18 @@ func printSimSummary(w io.Writer, r *scenario.Result) {
 		if reason == "" {
 			reason = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s%s\t%s\t%.1f s\t%s\n", t.Address, t.FinalPhase, mark, t.Expected, t.CompletedAt, reason)
+		cols := ""
+		if r.LPNs > 0 {
+			kind, mode, radio := "-", t.Mode, "-"
+			if t.LPN {
+				kind, radio = "LPN", fmt.Sprintf("%.1f s", t.RadioOn)
+			}
+			if mode == "" {
+				mode = "-"
+			}
+			cols = "\t" + kind + "\t" + mode + "\t" + radio
+		}
+		fmt.Fprintf(tw, "%s\t%s%s\t%s\t%.1f s%s\t%s\n", t.Address, t.FinalPhase, mark, t.Expected, t.CompletedAt, cols, reason)
 	}
 	tw.Flush()
 	applied := 0
@@ -301,6 +328,9 @@ func printSimSummary(w io.Writer, r *scenario.Result) {
 	fmt.Fprintf(w, "%s, %d nodes, %.0f%% loss, %s profile, %s %s: image %d octets in %.1f s of transfer (%.0f B/s, %.0f%% of the %.0f B/s bound); %.1f s virtual, %.2f s wall; seed %d\n",
 		r.Network.Topology, r.Network.Nodes, r.Network.Loss*100, r.Network.Profile, r.Network.Addressing, r.Transfer.Mode,
 		r.ImageBytes, r.Transfer.Duration, r.Transfer.Goodput, r.Transfer.Efficiency*100, r.Transfer.Bound, r.VirtualDuration, r.WallSeconds, r.Seed)
+	if r.LPNs > 0 {
+		fmt.Fprintf(w, "%d Low Power targets; %d Friend Queue overflows.\n", r.LPNs, r.FriendQueueOverflows)
+	}
 }
 
 // liveView shows mpb bars while the simulation runs: the step, the

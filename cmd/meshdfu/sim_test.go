@@ -110,6 +110,9 @@ func TestSim_ExitCodes(t *testing.T) {
 		{"bad topology", []string{"sim", "--topology", "/nonexistent/topo.json"}, 2, "topology"},
 		{"group and unicast", []string{"sim", "--group", "--unicast"}, 2, "choose one"},
 		{"zero nodes", []string{"sim", "--nodes", "0"}, 2, "--nodes"},
+		{"negative lpn", []string{"sim", "--lpn", "-1"}, 2, "--lpn"},
+		{"more lpns than targets", []string{"sim", "--nodes", "3", "--lpn", "4"}, 2, "--lpn"},
+		{"no room for lpns", []string{"sim", "--nodes", "4", "--lpn", "4", "--topology", "single-hop"}, 2, "Friends"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -177,5 +180,58 @@ func TestSim_TableAndReport(t *testing.T) {
 	}
 	if st, err := os.Stat(pcapPath); err != nil || st.Size() < 100 {
 		t.Errorf("pcap: %v %v", st, err)
+	}
+}
+
+// TestSim_LPN: 20 targets of which 8 are Low Power nodes (issue 9): all
+// apply, each LPN in Pull with its radio-on time, the others in Push, and
+// no Friend Queue overflows.
+func TestSim_LPN(t *testing.T) {
+	out, code := runCLI(t, "sim", "--nodes", "20", "--lpn", "8", "--topology", "single-hop", "--image-size", "8KiB", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	var r struct {
+		OK        bool   `json:"ok"`
+		LPNs      int    `json:"lpns"`
+		Overflows uint64 `json:"friend_queue_overflows"`
+		Targets   []struct {
+			Address    string  `json:"address"`
+			FinalPhase string  `json:"final_phase"`
+			LPN        bool    `json:"lpn"`
+			Mode       string  `json:"mode"`
+			RadioOn    float64 `json:"radio_on_s"`
+		} `json:"targets"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if !r.OK || r.LPNs != 8 || r.Overflows != 0 {
+		t.Fatalf("ok %v, %d LPNs, %d overflows", r.OK, r.LPNs, r.Overflows)
+	}
+	lpns := 0
+	for _, x := range r.Targets {
+		want := "push"
+		if x.LPN {
+			want = "pull"
+			lpns++
+			if x.RadioOn <= 0 {
+				t.Errorf("LPN %s: radio on %v s", x.Address, x.RadioOn)
+			}
+		} else if x.RadioOn != 0 {
+			t.Errorf("target %s is no LPN but has radio_on_s %v", x.Address, x.RadioOn)
+		}
+		if x.Mode != want || x.FinalPhase != "Apply Success" {
+			t.Errorf("target %s (LPN %v): mode %q, final phase %q", x.Address, x.LPN, x.Mode, x.FinalPhase)
+		}
+	}
+	if lpns != 8 {
+		t.Errorf("%d targets marked lpn, want 8", lpns)
+	}
+	table, code := runCLI(t, "sim", "--nodes", "20", "--lpn", "8", "--topology", "single-hop", "--image-size", "8KiB")
+	for _, want := range []string{"LPN", "MODE", "RADIO ON", "pull", "8 Low Power targets; 0 Friend Queue overflows"} {
+		if code != 0 || !strings.Contains(table, want) {
+			t.Errorf("exit %d; summary lacks %q:\n%s", code, want, table)
+		}
 	}
 }

@@ -73,6 +73,11 @@ type Config struct {
 	Upload string
 	// Faults are the sabotage the scenario plans, applied in order.
 	Faults []Fault
+	// LPNs is how many targets are Low Power nodes (docs/friend-lpn.md),
+	// each with a Friend among the relays: targets that are not relays
+	// and are next to one, at most friend.DefaultMaxLPNs per Friend. They
+	// take the image in Pull mode, sized to their Friend Queue.
+	LPNs int
 
 	// Capture, when set, receives every advertising event.
 	Capture *pcap.Writer
@@ -147,6 +152,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: %d targets (want 1–4000)", ErrConfig, c.Targets)
 	case !(c.Loss >= 0 && c.Loss < 1):
 		return fmt.Errorf("%w: loss %v (want 0 ≤ P < 1)", ErrConfig, c.Loss)
+	case c.LPNs < 0 || (c.LPNs > c.Targets && !c.isFile()):
+		return fmt.Errorf("%w: %d Low Power targets of %d", ErrConfig, c.LPNs, c.Targets)
 	case c.ImageSize < MinImageSize || c.ImageSize > MaxImageSize:
 		return fmt.Errorf("%w: image size %d (want %d octets to %d MiB)", ErrConfig, c.ImageSize, MinImageSize, MaxImageSize>>20)
 	}

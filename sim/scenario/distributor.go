@@ -126,6 +126,11 @@ func (w *world) distributionTimeoutBase() uint16 {
 		per = startPerTargetRelayed
 	}
 	window := time.Duration(len(w.tg))*per + startMargin
+	for _, t := range w.tg {
+		if t.lpn {
+			window += startPerLPN
+		}
+	}
 	tb := int((window+10*time.Second-1)/(10*time.Second)) - 1
 	return uint16(min(max(tb, timeoutBase), 0xFFFF))
 }
@@ -163,6 +168,9 @@ func (w *world) newDistributor() []*access.Model {
 			TxBacklog: func() int { return w.f.Bearer(distributorIdx).Metrics().QueueLen }},
 		MaxImageSize: uint32(max(dfd.DefaultMaxImageSize, len(w.img.Firmware))),
 		OnReceiver:   w.onReceiver,
+	}
+	if w.hasLPNs() {
+		cfg.Update.Timeout, cfg.Update.Retries = lpnUpdateTimeout, lpnUpdateRetries
 	}
 	if w.cfg.Upload == "oob" {
 		cfg.OOB = w.oob

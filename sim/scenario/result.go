@@ -24,6 +24,11 @@ type Result struct {
 	Air      Air            `json:"air"`
 	Keys     Keys           `json:"keys"`
 	Faults   []string       `json:"faults"`
+	// LPNs is the number of Low Power targets (Config.LPNs);
+	// FriendQueueOverflows counts the PDUs their Friends evicted from or
+	// refused into a Friend Queue: 0 proves none was lost there.
+	LPNs                 int    `json:"lpns"`
+	FriendQueueOverflows uint64 `json:"friend_queue_overflows"`
 
 	// Series is every target's share of the image over virtual time, for
 	// charts (not in the JSON).
@@ -80,6 +85,14 @@ type TargetResult struct {
 	// CompletedAt is the virtual time it reached its final phase.
 	CompletedAt float64 `json:"completed_at_s"`
 	Hops        int     `json:"hops"`
+	// LPN is set for a Low Power target.
+	LPN bool `json:"lpn"`
+	// Mode is the Transfer Mode of its last BLOB Transfer Start, "push"
+	// or "pull" ("" when none came).
+	Mode string `json:"mode"`
+	// RadioOn is a Low Power target's radio-on time in seconds (receive
+	// windows and its own transmissions), 0 for the others.
+	RadioOn float64 `json:"radio_on_s"`
 	// Installed is the BLOB a target that applied holds in its storage
 	// (shared, not a copy), nil for the others (not in the JSON).
 	Installed []byte `json:"-"`

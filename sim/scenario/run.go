@@ -14,6 +14,8 @@ import (
 	"github.com/meshdfu/meshdfu/fw"
 	"github.com/meshdfu/meshdfu/mesh"
 	"github.com/meshdfu/meshdfu/mesh/access"
+	"github.com/meshdfu/meshdfu/mesh/cdb"
+	"github.com/meshdfu/meshdfu/mesh/friend"
 	"github.com/meshdfu/meshdfu/mesh/node"
 	"github.com/meshdfu/meshdfu/mesh/transport"
 	"github.com/meshdfu/meshdfu/models/blob"
@@ -101,6 +103,9 @@ type target struct {
 	err    error
 	final  bool
 	doneAt time.Duration
+
+	lpn  bool              // a Low Power node
+	mode blob.TransferMode // of its last BLOB Transfer Start
 
 	cut    *cut // FaultPowerCut
 	struck bool // a phase-targeted reboot happened
@@ -358,19 +363,45 @@ func (w *world) build() error {
 	for _, t := range w.tg {
 		w.maxHops = max(w.maxHops, t.hops)
 	}
-	w.distTB = w.distributionTimeoutBase()
 	// Relays are chosen among the distributor and the targets, as if the
 	// Initiator were not there (it only talks to the distributor).
 	relays := make([]bool, n)
 	if w.cfg.Topology != "single-hop" {
 		copy(relays[1:], base.DominatingRelays())
 	}
+	if w.cfg.LPNs > w.cfg.Targets {
+		return fmt.Errorf("%w: %d Low Power targets of %d", ErrConfig, w.cfg.LPNs, w.cfg.Targets)
+	}
+	lpn, err := w.chooseLPNs(topo.Adjacency(), relays)
+	if err != nil {
+		return err
+	}
+	for _, t := range w.tg {
+		t.lpn = lpn[t.idx]
+	}
+	w.distTB = w.distributionTimeoutBase()
 	ntx := w.strat.NetworkTransmit
 	fc := fleet.Config{
 		Seed: w.cfg.Seed, Topology: topo, RelaySet: relays,
 		NetworkTransmit: &ntx, SARTx: w.strat.SAR, SARRx: w.strat.TargetSARRx,
 		Preconfigure: fleet.PreconfigureApp(0, w.group),
 		Capture:      w.cfg.Capture, Logger: w.cfg.Logger,
+	}
+	if w.hasLPNs() {
+		// A Low Power target does not subscribe to the distribution's
+		// group: its Friend would store every chunk pushed to it. The
+		// Friends relay each PDU once, as the distributor sends it.
+		withGroup, noGroup := fleet.PreconfigureApp(0, w.group), fleet.PreconfigureApp(0)
+		fc.Preconfigure = func(db *cdb.Database, i int, nd *cdb.Node) error {
+			if lpn[i] {
+				return noGroup(db, i, nd)
+			}
+			return withGroup(db, i, nd)
+		}
+		fc.NodeOptions = fleet.LowPowerOptions(lpn, friendMask(relays),
+			friend.LPNParams{PollTimeout: lpnPollTimeout, Attempts: lpnAttempts},
+			friend.FriendParams{SARRx: w.strat.TargetSARRx})
+		fc.RelayRetransmit = &ntx
 	}
 	if w.multiHop() {
 		// Over relays (docs/benchmarks-blob.md, Relays): a segment must
@@ -477,6 +508,13 @@ func (w *world) newServer(t *target) *dfu.Server {
 			// The emulated device reboots into the new firmware.
 			w.ctl.AfterFunc(20*time.Millisecond, func() { w.rebootTarget(t) })
 		},
+	}
+	cfg.BLOB.OnStart = func(x blob.ServerTransfer) error {
+		t.mode = x.Mode
+		return nil
+	}
+	if t.lpn {
+		cfg.BLOB.LPN = fleet.LowPowerHook{Node: func() *node.Node { return w.f.Node(t.idx) }}
 	}
 	if t.fault == FaultTamper {
 		cfg.BLOB.OnComplete = func(id uint64) {
@@ -616,6 +654,9 @@ func (w *world) run() error {
 		if !w.ended {
 			w.ended, w.endErr, w.endAt = true, err, w.f.Elapsed()
 		}
+	}
+	if w.hasLPNs() && !w.f.RunUntil(w.lpnsEstablished, lpnEstablishLimit) {
+		return fmt.Errorf("scenario: a Low Power target has no Friend after %v", lpnEstablishLimit)
 	}
 	w.setStep("upload")
 	w.uploadDone = func(err error) {
@@ -856,6 +897,7 @@ func (w *world) result() *Result {
 		if t.fault != 0 {
 			tr.Fault = t.fault.String()
 		}
+		tr.LPN, tr.Mode = t.lpn, modeName(t.mode)
 		if t.phase == dfu.PhaseApplySuccess && w.xferKnown {
 			tr.Installed = t.store.Data(w.xfer.ID)
 		}
@@ -893,6 +935,12 @@ func (w *world) result() *Result {
 	}
 	// Air.
 	m := w.f.Metrics()
+	r.LPNs, r.FriendQueueOverflows = m.LPNs, m.FriendQueueOverflows
+	for k, t := range w.tg {
+		if l := m.Nodes[t.idx].LPN; t.lpn && l != nil {
+			r.Targets[k].RadioOn = round3(l.RadioOn.Seconds())
+		}
+	}
 	r.Air = Air{PDUs: m.Medium.Transmissions, AirTime: round3(m.Medium.AirTime.Seconds()), Collisions: m.Medium.Lost.Collision,
 		Lost: m.Medium.Lost.Total(), Deliveries: m.Medium.Deliveries}
 	for i, nm := range m.Nodes {
