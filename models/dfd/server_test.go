@@ -28,7 +28,10 @@ func newSrv(t *testing.T, cfg ServerConfig) *srvHarness {
 	if cfg.Store == nil {
 		cfg.Store = h.store
 	}
-	cfg.Clock, cfg.State = faketime.New(), h.state
+	if cfg.Clock == nil {
+		cfg.Clock = faketime.New()
+	}
+	cfg.State = h.state
 	s, err := NewServer(cfg)
 	if err != nil {
 		t.Fatal(err)
