@@ -95,9 +95,9 @@ type ClientConfig struct {
 	// MaxRxMessages is how many segmented messages the client's node
 	// reassembles at once (node.Config.MaxRxMessages; 0: the transport's
 	// DefaultMaxRxMessages). Queries whose answers are segmented go to
-	// at most Strategy.QueryWindow targets per DefaultMaxRxMessages of it
-	// at a time; Strategy.MaxRxMessages is the capacity the strategy
-	// was designed for.
+	// at most Strategy.QueryWindow targets at a time, and at most this
+	// many; Strategy.MaxRxMessages is the capacity the strategy was
+	// designed for.
 	MaxRxMessages int
 	// SAR, if set, is the client node's SAR Transmitter (a
 	// *transport.Layer): the client then sets its Multicast
@@ -286,6 +286,7 @@ type Client struct {
 	sarFirst  int                       // SAR passes of each chunk in the first pass (0: no SAR repetition)
 	sarRepair int                       // SAR passes of each chunk in repair passes
 	sarSaved  *transport.SARTransmitter // the node's SAR state before the client changed it
+	early     int                       // 1 + the block whose first pass was confirmed with Transfer Get
 	pass      ChunkSet
 	passNext  int
 	inflight  int
@@ -994,7 +995,13 @@ func (c *Client) blockFinished() {
 func (c *Client) confirm() {
 	c.setState(ClientConfirming)
 	c.block = -1
-	c.startRoundtrip("Transfer Get", &TransferGet{}, OpTransferStatus, c.targets, true,
+	var ask []*cliTarget
+	for _, t := range c.targets {
+		if !t.complete { // not those that already reported Complete (confirmLastBlock)
+			ask = append(ask, t)
+		}
+	}
+	c.startRoundtrip("Transfer Get", &TransferGet{}, OpTransferStatus, ask, true,
 		func(t *cliTarget, m access.Message) bool {
 			st := m.(*TransferStatus)
 			switch {

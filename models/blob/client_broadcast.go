@@ -285,9 +285,10 @@ func blindSends(loss float64, n, most int) int {
 const probeTargets = 20
 
 // queryWindow is how many targets may be asked at once for segmented
-// answers: Strategy.QueryWindow per transport.DefaultMaxRxMessages
-// reassembly slots of the client's node (ClientConfig.MaxRxMessages), at
-// least 1; 0 when the strategy sets no window.
+// answers: Strategy.QueryWindow, but at most the reassembly slots of the
+// client's node (ClientConfig.MaxRxMessages); 0 when the strategy sets no
+// window. A larger capacity does not widen the window: measured on 100
+// targets, wider windows are slower (docs/blob-strategy.md, "Queries").
 func (c *Client) queryWindow() int {
 	w := c.strat.QueryWindow
 	if w <= 0 {
@@ -297,7 +298,7 @@ func (c *Client) queryWindow() int {
 	if rx <= 0 {
 		rx = transport.DefaultMaxRxMessages
 	}
-	return max(1, w*rx/transport.DefaultMaxRxMessages)
+	return max(1, min(w, rx))
 }
 
 // segmentedAnswers reports whether answers with opcode op are likely

@@ -118,30 +118,10 @@ func runSim(t testing.TB, sc simScenario) *simWorld {
 		w.states[i] = &blob.MemoryStateStore{}
 	}
 	strat := sc.strat
-	if v := os.Getenv("XRX"); v != "" {
-		fmt.Sscan(v, &strat.MaxRxMessages)
-	}
-	if os.Getenv("XSCOPE") != "" {
-		strat.ScopeTTL = true
-	}
-	if v := os.Getenv("XUI"); v != "" {
-		fmt.Sscan(v, &strat.SAR.UnicastRetransmissionsIntervalStep, &strat.SAR.UnicastRetransmissionsIntervalIncrement)
-	}
-	if v := os.Getenv("XRXA"); v != "" {
-		fmt.Sscan(v, &strat.TargetSARRx.AcknowledgmentDelayIncrement, &strat.TargetSARRx.SegmentsThreshold, &strat.TargetSARRx.AcknowledgmentRetransmissionsCount)
-	}
-	if os.Getenv("XNOBLIND") != "" {
-		strat.BlindBlockStart = false
-	}
-	if os.Getenv("XNOSAR") != "" {
-		strat.MaxSARPasses = 0
-	}
-	if v := os.Getenv("XQW"); v != "" {
-		fmt.Sscan(v, &strat.QueryWindow)
-	}
 	ntx := strat.NetworkTransmit
 	lg := simLogger
-	if os.Getenv("XLOG") != "" {
+	if os.Getenv("MESHDFU_BENCH_LOG") != "" {
+		// Every client step with its virtual time (docs/benchmarks-blob.md).
 		lg = slog.New(vtHandler{slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelDebug}), w})
 	}
 	client, err := blob.NewClient(blob.ClientConfig{Clock: lazyClock{w, 0}, Strategy: strat, TimeoutBase: sc.tb, Logger: lg,

@@ -88,10 +88,11 @@ type Strategy struct {
 	// 0: always the group when there is one.
 	GroupQueryMin int
 	// QueryWindow bounds how many targets are asked one by one at once
-	// when answers are segmented and too many for one group query (the
-	// client node reassembles transport.DefaultMaxRxMessages = 8 segmented
-	// messages at a time). 0: no bound, and the group is always used when
-	// GroupQueryMin allows it.
+	// when answers are segmented and too many for one group query (at
+	// most the client node's reassembly slots,
+	// ClientConfig.MaxRxMessages). 0: no bound, and the group is always
+	// used when GroupQueryMin allows it. Answers of one PDU are asked in
+	// one stream, without a window.
 	QueryWindow int
 	// MaxRxMessages is the reassembly capacity the strategy expects of
 	// the client's node: how many segmented messages its transport takes
@@ -113,6 +114,11 @@ type Strategy struct {
 	// sends the data without waiting for the silent targets: the Block
 	// Get after the pass finds those that missed it.
 	BlindBlockStart bool
+
+	// ConfirmLastBlock follows the first pass of the last block with
+	// Transfer Get instead of Block Get when no loss was seen: the
+	// targets that answer Complete need no Block Get round.
+	ConfirmLastBlock bool
 
 	// Attempts is how many times an acknowledged message is sent before a
 	// silent target is lost (Zephyr: 5).
@@ -191,6 +197,7 @@ var StrategyMeshdfu = Strategy{
 	QueryWindow:        2,
 	PipelineBlockStart: true,
 	BlindBlockStart:    true,
+	ConfirmLastBlock:   true,
 	ScopeTTL:           true,
 	Attempts:           16,
 	RetryInterval:      300 * time.Millisecond,
@@ -417,13 +424,15 @@ type SARPlan struct {
 }
 
 // Costs of one Block Get round in PlanSAR's model, calibrated on the
-// simulator (100 targets, docs/blob-strategy.md): a round takes
-// planRoundTime, plus planAnswerPDUTime per PDU of every segmented answer
-// (its segments share the air with the others' and need the client's
-// acknowledgment).
+// simulator (100 targets at 10 % loss, docs/blob-strategy.md): a round
+// takes planRoundTime, plus planShortAnswerTime per target asked that
+// answers in one PDU, plus planAnswerPDUTime per PDU of every segmented
+// answer (its segments share the air with the others' and need the
+// client's acknowledgment).
 const (
-	planRoundTime     = 1.5
-	planAnswerPDUTime = 0.012
+	planRoundTime       = 2.0
+	planShortAnswerTime = 0.05
+	planAnswerPDUTime   = 0.03
 )
 
 // PlanSAR chooses the chunk size and SAR passes that minimize the
@@ -470,7 +479,10 @@ func PlanSAR(loss float64, n, blockLen, minSize, limit, maxSegments, maxPasses i
 				inc := 1 - math.Pow(1-miss, float64(chunks))
 				pl.CompleteShare = 1 - inc
 				// The round after the first pass: everyone answers.
-				t += planRoundTime + float64(n)*inc*statusPDUs*planAnswerPDUTime
+				round := func(asked, long float64) float64 {
+					return planRoundTime + (asked-long)*planShortAnswerTime + long*statusPDUs*planAnswerPDUTime
+				}
+				t += round(float64(n), float64(n)*inc)
 				pl.QueryRounds = 1
 				for j := 0; j < 64; j++ {
 					more := 1 - math.Pow(1-inc, float64(n)) // some target still incomplete
@@ -481,8 +493,9 @@ func PlanSAR(loss float64, n, blockLen, minSize, limit, maxSegments, maxPasses i
 					pl.DataPDUs += float64(chunks*k*s2) * sendShare
 					t += float64(chunks*k*s2) * sendShare * pdu
 					miss *= 1 - q2
+					asked := float64(n) * inc
 					inc = 1 - math.Pow(1-miss, float64(chunks))
-					t += more * (planRoundTime + float64(n)*inc*statusPDUs*planAnswerPDUTime)
+					t += more * round(asked, float64(n)*inc)
 					pl.QueryRounds += more
 				}
 				pl.ExpectedTime = t
