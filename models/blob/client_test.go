@@ -328,3 +328,61 @@ func TestStrategy_Arithmetic(t *testing.T) {
 		t.Errorf("zephyr block log %d", lg)
 	}
 }
+
+func TestPlanSAR(t *testing.T) {
+	const pdu = 25 * time.Millisecond
+	cases := []struct {
+		name               string
+		loss               float64
+		n, blockLen        int
+		minSize            int
+		wantSize           uint16 // 0: any multi-segment chunk
+		minFirst, maxFirst int
+	}{
+		// No loss: the largest chunk, each segment once.
+		{"0% 100 targets", 0, 100, 65536, 32, 377, 1, 1},
+		// 10 % to 100 targets: every segment repeated so a target misses
+		// few chunks of the block (blob-strategy.md, "Repair").
+		{"10% 100 targets", 0.1, 100, 65536, 32, 0, 3, 5},
+		{"30% 100 targets", 0.3, 100, 65536, 32, 0, 4, 6},
+	}
+	for _, tc := range cases {
+		pl := PlanSAR(tc.loss, tc.n, tc.blockLen, tc.minSize, 377, 32, 6, pdu)
+		if (tc.wantSize != 0 && pl.ChunkSize != tc.wantSize) || ChunkSegments(int(pl.ChunkSize)) < 2 {
+			t.Errorf("%s: chunk %d, want %d (segmented)", tc.name, pl.ChunkSize, tc.wantSize)
+		}
+		if pl.FirstPasses < tc.minFirst || pl.FirstPasses > tc.maxFirst || pl.RepairPasses < 1 {
+			t.Errorf("%s: passes %d/%d", tc.name, pl.FirstPasses, pl.RepairPasses)
+		}
+		if pl.Chunks != (tc.blockLen+int(pl.ChunkSize)-1)/int(pl.ChunkSize) || pl.ExpectedTime <= 0 {
+			t.Errorf("%s: %+v", tc.name, pl)
+		}
+	}
+	// The planner never picks a chunk below minSize (Max Total Chunks).
+	if pl := PlanSAR(0.1, 100, 65536, 41, 377, 32, 6, pdu); pl.ChunkSize < 41 {
+		t.Errorf("chunk %d below 41", pl.ChunkSize)
+	}
+	// A fixed size (minSize = limit) only chooses passes.
+	if pl := PlanSAR(0.1, 100, 65536, 185, 185, 32, 6, pdu); pl.ChunkSize != 185 {
+		t.Errorf("fixed 185: chunk %d", pl.ChunkSize)
+	}
+	// estimateLossSAR inverts the miss model m = 1 − (1 − p^s)^k.
+	for _, p := range []float64{0.05, 0.1, 0.3} {
+		for _, s := range []int{1, 3, 4} {
+			k := 10
+			m := 1 - math.Pow(1-math.Pow(p, float64(s)), float64(k))
+			if got := estimateLossSAR(m, k, s); math.Abs(got-p) > 1e-9 {
+				t.Errorf("estimateLossSAR(%v, %d, %d) = %v, want %v", m, k, s, got, p)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		loss    float64
+		n, most int
+		want    int
+	}{{0, 100, 16, 1}, {0.1, 100, 16, 4}, {0.1, 1, 16, 2}, {0.3, 100, 3, 3}} {
+		if got := blindSends(tc.loss, tc.n, tc.most); got != tc.want {
+			t.Errorf("blindSends(%v, %d, %d) = %d, want %d", tc.loss, tc.n, tc.most, got, tc.want)
+		}
+	}
+}
