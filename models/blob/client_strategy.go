@@ -149,7 +149,8 @@ type Strategy struct {
 	// ScopeTTL sends each message with just the TTL its destination
 	// needs once the answers showed how far it is: 0 to a neighbour (not
 	// relayed at all; its answers then come with TTL 0 as well), else the
-	// hop count + 1. Retries use the full TTL.
+	// hop count + 1. Retries use the full TTL. Applied only while every
+	// target is a neighbour: over relays it measured slower.
 	ScopeTTL bool
 
 	// PullReportTimeout is how long a Pull-mode target may stay silent
