@@ -168,6 +168,8 @@ func (w *world) newDistributor() []*access.Model {
 			TxBacklog: func() int { return w.f.Bearer(distributorIdx).Metrics().QueueLen }},
 		MaxImageSize: uint32(max(dfd.DefaultMaxImageSize, len(w.img.Firmware))),
 		OnReceiver:   w.onReceiver,
+		// A distributor sized for the fleet (the default list holds 256).
+		MaxReceivers: max(dfd.DefaultMaxReceivers, len(w.tg)),
 	}
 	if w.hasLPNs() {
 		cfg.Update.Timeout, cfg.Update.Retries = lpnUpdateTimeout, lpnUpdateRetries
