@@ -10,6 +10,7 @@ const (
 	whyConfirm    = "distributor: the confirm step's Information Get gives up, so a target that applied is reported Apply Failed"
 	whyUpdateGet  = "distributor: Firmware Update Get polling gives up on a healthy target"
 	whyUnfinished = "the distribution ends with targets left unfinished"
+	whyApplyLost  = "distributor restart at 10 % loss (seed 1 only; seeds 2–4 pass): Update Apply to one target stays unanswered after the restart"
 	whyOther      = "target storage full over relays: a retried Transfer Start is answered Wrong Phase, so the reason names Wrong Phase, not Internal Error"
 )
 
@@ -67,6 +68,9 @@ func init() {
 		"building | 50% indep | upload-cut/inband":    whyHang,
 		"building | 50% indep | upload-cut/oob":       whyBLOBDrop,
 		"single-hop | 10% bursty | none":              whyConfirm,
+		"single-hop | 10% indep | dist-restart@25%":   whyApplyLost,
+		"single-hop | 10% indep | dist-restart@50%":   whyApplyLost,
+		"single-hop | 10% indep | dist-restart@75%":   whyApplyLost,
 		"single-hop | 10% bursty | power-cut":         whyUpdateGet,
 		"single-hop | 10% bursty | reboot@transfer":   whyConfirm,
 		"single-hop | 10% bursty | reboot@verify":     whyConfirm,
