@@ -912,9 +912,15 @@ func (w *world) result() *Result {
 	if end == 0 && w.xferStart != 0 {
 		end = w.endAt
 	}
+	whole := false // some target received the whole image
+	for _, t := range w.tg {
+		whole = whole || t.progress >= 1
+	}
 	if d := (end - w.xferStart).Seconds(); w.xferStart != 0 && d > 0 {
 		r.Transfer.Duration = round3(d)
-		r.Transfer.Goodput = round3(float64(r.ImageBytes) / d)
+		if whole {
+			r.Transfer.Goodput = round3(float64(r.ImageBytes) / d)
+		}
 	}
 	gap := w.f.Medium().Config().MinGap
 	if gap <= 0 {
