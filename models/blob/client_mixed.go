@@ -78,6 +78,15 @@ func (s Strategy) forLowPower() Strategy {
 	return s
 }
 
+// lowPowerTiming switches the whole transfer to Strategy.forLowPower,
+// restored when it ends.
+func (c *Client) lowPowerTiming() {
+	m := c.mixedInit()
+	saved := c.strat
+	m.saved = &saved
+	c.strat = c.strat.forLowPower()
+}
+
 // noteProbe records whether t's Information Status counted as an answer
 // to the loss probe (the roundtrip counts it before calling the handler).
 func (c *Client) noteProbe(t *cliTarget) {
@@ -125,6 +134,12 @@ func (c *Client) splitModes() {
 	}
 	defer func() { clear(m.probeOK); m.lastProbe = 0 }() // Start counts from 0 again
 	if len(move) == 0 {
+		if want == ModePull && m.saved == nil {
+			// A Pull transfer is for targets behind a Friend: the Friend
+			// stores only what it relays (no scoped TTL) and answers
+			// come after the target's next Poll (Low Power timing).
+			c.lowPowerTiming()
+		}
 		return
 	}
 	if active == 0 {
@@ -132,9 +147,7 @@ func (c *Client) splitModes() {
 		// the pull part would be (unicast, Low Power timing).
 		c.xfer.Mode = other
 		if other == ModePull {
-			saved := c.strat
-			m.saved = &saved
-			c.strat = c.strat.forLowPower()
+			c.lowPowerTiming()
 			c.group, c.label = mesh.AddrUnassigned, nil
 		}
 		return
