@@ -54,8 +54,12 @@ const (
 	// in the half of the rest a batch leaves free.
 	DefaultLPNQueueReserve = 2
 	// DefaultLPNPollInterval is the poll period while requested chunks
-	// are due.
-	DefaultLPNPollInterval = 500 * time.Millisecond
+	// are due. Each poll opens a receive window, so the period trades
+	// radio-on time against latency; the transfer is paced by the
+	// client's unicast air time, not by it (64 KiB to 8 LPNs: 500 ms
+	// took 1h12m with 15m51s radio on per LPN, 1 s 1h09m with 11m05s,
+	// docs/benchmarks.md).
+	DefaultLPNPollInterval = time.Second
 	// DefaultLPNIdlePollInterval is the poll period in the other phases
 	// of a transfer (Waiting for Transfer Start, Waiting for Next Block,
 	// a complete Pull transfer still reporting).
