@@ -214,6 +214,9 @@ func (s *Server) halt() {
 func (s *Server) begin(payload []byte, step string) {
 	s.halt()
 	s.run = &distRun{gen: s.gen, payload: payload}
+	// The Firmware Update requests go to the distribution's group too
+	// (dfu.Client.SetGroup: only while the targets are on one hop).
+	s.ucli.SetGroup(s.dist.Start.Multicast, s.dist.Start.Label)
 	switch step {
 	case "start":
 		s.stepStart()

@@ -102,6 +102,10 @@ type Client struct {
 	hopsMax int
 	air     rtt.Air
 	stats   ClientStats
+
+	group  mesh.Address // SetGroup
+	label  *[16]byte
+	groups []*groupQuery
 }
 
 // ClientStats counts the Client's sends.
@@ -109,6 +113,8 @@ type ClientStats struct {
 	Sends             int // requests handed to the access layer, resends included
 	Resends           int // of which resends
 	TransportFailures int // segmented sends the transport gave up on
+	GroupSends        int // requests sent to the group
+	GroupAnswers      int // statuses that answered a group request
 }
 
 // request is one request to one target. Its states:
@@ -202,6 +208,11 @@ func (c *Client) Stats() ClientStats { return c.stats }
 // transport (see client_rtt.go). Over relays a send may first wait for
 // the air the client booked for earlier exchanges.
 func (c *Client) Request(dst mesh.Address, msg access.Message, cb func(access.Message, error)) error {
+	return c.request(dst, msg, c.cfg.Retries, cb)
+}
+
+// request is Request with retries resends at most.
+func (c *Client) request(dst mesh.Address, msg access.Message, retries int, cb func(access.Message, error)) error {
 	var want access.Opcode
 	match := func(access.Message) bool { return true }
 	switch m := msg.(type) {
@@ -232,7 +243,7 @@ func (c *Client) Request(dst mesh.Address, msg access.Message, cb func(access.Me
 	n := messageSize(msg)
 	r := &request{
 		dst: dst, msg: msg, want: want, match: match, cb: cb,
-		left: c.cfg.Retries, interval: c.cfg.Timeout / time.Duration(c.cfg.Retries+1),
+		left: retries, interval: c.cfg.Timeout / time.Duration(c.cfg.Retries+1),
 		reqPDUs: rtt.MessagePDUs(n), ansPDUs: answerPDUs(want), segmented: rtt.Segmented(n),
 	}
 	if d := c.reserveAir(r); d > 0 {
@@ -369,6 +380,10 @@ func (c *Client) receive(op access.Opcode) access.Handler {
 				return
 			}
 		}
+		if c.groupAnswer(ctx.Src, op, resp) {
+			c.learnHops(ctx.Src, ctx.RecvTTL)
+			return
+		}
 		c.log.Debug("dfu: client: unexpected status", "src", ctx.Src, "opcode", op)
 	}
 }
@@ -392,11 +407,16 @@ func statusErr(r *request, resp access.Message) error {
 // fanout runs one(a, next) for every address, at most MaxInFlight at a
 // time; each must call next exactly once. all runs after the last.
 func (c *Client) fanout(addrs []mesh.Address, one func(a mesh.Address, next func()), all func()) {
+	c.fanoutN(c.cfg.MaxInFlight, addrs, one, all)
+}
+
+// fanoutN is fanout with at most width at a time.
+func (c *Client) fanoutN(width int, addrs []mesh.Address, one func(a mesh.Address, next func()), all func()) {
 	queue := slices.Clone(addrs)
 	running := 0
 	var pump func()
 	pump = func() {
-		for running < c.cfg.MaxInFlight && len(queue) > 0 {
+		for running < width && len(queue) > 0 {
 			a := queue[0]
 			queue = queue[1:]
 			running++
@@ -420,8 +440,57 @@ func (c *Client) fanout(addrs []mesh.Address, one func(a mesh.Address, next func
 }
 
 // each sends the request made by mk to every target, reporting each.
+// When mk makes the same request for every target and they may be asked
+// through the group (canGroup), the request goes once to the group and
+// then by unicast to the silent targets (client_group.go).
 func (c *Client) each(addrs []mesh.Address, mk func(mesh.Address) access.Message, cb func(mesh.Address, access.Message, error), done func()) {
-	c.fanout(addrs, func(a mesh.Address, next func()) {
+	if c.canGroup(len(addrs)) {
+		if msg, ok := sameRequest(addrs, mk); ok {
+			c.viaGroup(addrs, msg, OpUpdateStatus, func(access.Message) bool { return true }, cb,
+				func(silent []mesh.Address, done func()) {
+					if start, ok := msg.(*UpdateStart); ok {
+						c.fanoutN(c.inFlight(&UpdateGet{}), silent, func(a mesh.Address, next func()) {
+							c.startFollowUp(a, start, cb, next)
+						}, done)
+						return
+					}
+					c.unicastEach(silent, mk, cb, done)
+				}, done)
+			return
+		}
+	}
+	c.unicastEach(addrs, mk, cb, done)
+}
+
+// sameRequest returns the request mk makes for every address when it is
+// one of Start, Get, Apply or Cancel and the same for all of them.
+func sameRequest(addrs []mesh.Address, mk func(mesh.Address) access.Message) (access.Message, bool) {
+	msg := mk(addrs[0])
+	switch msg.(type) {
+	case *UpdateStart, *UpdateGet, *UpdateApply, *UpdateCancel:
+	default:
+		return nil, false
+	}
+	first, err := msg.AppendBinary(nil)
+	if err != nil {
+		return nil, false
+	}
+	for _, a := range addrs[1:] {
+		b, err := mk(a).AppendBinary(nil)
+		if err != nil || !bytes.Equal(b, first) {
+			return nil, false
+		}
+	}
+	return msg, true
+}
+
+// unicastEach sends the request made by mk to every target by unicast.
+func (c *Client) unicastEach(addrs []mesh.Address, mk func(mesh.Address) access.Message, cb func(mesh.Address, access.Message, error), done func()) {
+	width := c.cfg.MaxInFlight
+	if len(addrs) > 0 {
+		width = c.inFlight(mk(addrs[0]))
+	}
+	c.fanoutN(width, addrs, func(a mesh.Address, next func()) {
 		err := c.Request(a, mk(a), func(resp access.Message, err error) {
 			if cb != nil {
 				cb(a, resp, err)
@@ -457,38 +526,93 @@ func updateCB(cb func(mesh.Address, *UpdateStatus, error)) func(mesh.Address, ac
 
 // Information reads the whole Firmware Information List of every target,
 // paging with Information Get, and reports each list.
+// The first page goes through the group when it may (client_group.go).
 func (c *Client) Information(targets []mesh.Address, cb func(mesh.Address, []FirmwareInformation, error), done func()) {
-	c.fanout(targets, func(a mesh.Address, next func()) {
-		c.information(a, func(list []FirmwareInformation, err error) {
+	report := func(a mesh.Address) func([]FirmwareInformation, error) {
+		return func(list []FirmwareInformation, err error) {
 			if cb != nil {
 				cb(a, list, err)
 			}
-			next()
-		})
-	}, done)
+		}
+	}
+	unicast := func(addrs []mesh.Address, done func()) {
+		c.fanoutN(c.inFlight(&InformationGet{}), addrs, func(a mesh.Address, next func()) {
+			c.information(a, nil, func(list []FirmwareInformation, err error) {
+				report(a)(list, err)
+				next()
+			})
+		}, done)
+	}
+	if !c.canGroup(len(targets)) {
+		unicast(targets, done)
+		return
+	}
+	// Targets whose list needs more pages go on by unicast.
+	paging := 0
+	var follow func()
+	get := &InformationGet{FirstIndex: 0, EntriesLimit: 0xff}
+	c.viaGroup(targets, get, OpInformationStatus, func(r access.Message) bool { return r.(*InformationStatus).FirstIndex == 0 },
+		func(a mesh.Address, resp access.Message, err error) {
+			if err != nil {
+				report(a)(nil, err)
+				return
+			}
+			paging++
+			c.information(a, resp.(*InformationStatus), func(list []FirmwareInformation, err error) {
+				report(a)(list, err)
+				paging--
+				if paging == 0 && follow != nil {
+					f := follow
+					follow = nil
+					f()
+				}
+			})
+		}, func(silent []mesh.Address, done func()) {
+			unicast(silent, func() {
+				if paging == 0 {
+					if done != nil {
+						done()
+					}
+					return
+				}
+				follow = done
+				if follow == nil {
+					follow = func() {}
+				}
+			})
+		}, done)
 }
 
-func (c *Client) information(a mesh.Address, cb func([]FirmwareInformation, error)) {
+// information reads a's whole list; first, when not nil, is the status
+// of its first page already received.
+func (c *Client) information(a mesh.Address, first *InformationStatus, cb func([]FirmwareInformation, error)) {
 	var list []FirmwareInformation
 	var page func(first uint8)
+	// more takes one page's status and asks the next, or ends.
+	more := func(from uint8, st *InformationStatus) {
+		list = append(list, st.Entries...)
+		next := int(from) + len(st.Entries)
+		if len(st.Entries) > 0 && next < int(st.ListCount) {
+			page(uint8(next))
+			return
+		}
+		cb(list, nil)
+	}
 	page = func(first uint8) {
 		err := c.Request(a, &InformationGet{FirstIndex: first, EntriesLimit: 0xff}, func(resp access.Message, err error) {
 			if err != nil {
 				cb(list, err)
 				return
 			}
-			st := resp.(*InformationStatus)
-			list = append(list, st.Entries...)
-			next := int(first) + len(st.Entries)
-			if len(st.Entries) > 0 && next < int(st.ListCount) {
-				page(uint8(next))
-				return
-			}
-			cb(list, nil)
+			more(first, resp.(*InformationStatus))
 		})
 		if err != nil {
 			cb(list, err)
 		}
+	}
+	if first != nil {
+		more(0, first)
+		return
 	}
 	page(0)
 }
@@ -526,9 +650,20 @@ type StartParams struct {
 // Start sends Firmware Update Start to every target with its image index.
 func (c *Client) Start(targets []Target, p StartParams, cb func(mesh.Address, *UpdateStatus, error), done func()) {
 	idx := indexOf(targets)
-	c.each(addresses(targets), func(a mesh.Address) access.Message {
-		return &UpdateStart{TTL: p.TTL, TimeoutBase: p.TimeoutBase, BLOBID: p.BLOBID, ImageIndex: idx[a], Metadata: p.Metadata}
-	}, updateCB(cb), done)
+	addrs := addresses(targets)
+	start := func() {
+		c.each(addrs, func(a mesh.Address) access.Message {
+			return &UpdateStart{TTL: p.TTL, TimeoutBase: p.TimeoutBase, BLOBID: p.BLOBID, ImageIndex: idx[a], Metadata: p.Metadata}
+		}, updateCB(cb), done)
+	}
+	if !c.canGroup(len(addrs)) || c.hopsMax == 1 {
+		start()
+		return
+	}
+	// Where the targets are is not known yet: a Get round (through the
+	// group, then by unicast) finds whether any is behind relays before
+	// the dozen segments of Start go to the group (client_group.go).
+	c.Get(addrs, nil, start)
 }
 
 // Get sends Firmware Update Get to every target.
@@ -548,6 +683,9 @@ func (c *Client) Apply(targets []mesh.Address, cb func(mesh.Address, *UpdateStat
 
 // Abort drops every pending request; their callbacks run with ErrCanceled.
 func (c *Client) Abort() {
+	for _, q := range slices.Clone(c.groups) {
+		c.endGroup(q, true)
+	}
 	for _, r := range slices.Clone(c.pending) {
 		c.finish(r, nil, ErrCanceled)
 	}

@@ -30,6 +30,8 @@ type Update struct {
 	TTL         uint8
 	TimeoutBase uint16
 	// Mode and Group are handed to the BLOB client (blob.Transfer).
+	// Group (a group address) also carries the Firmware Update requests
+	// to the targets on one hop (Client.SetGroup).
 	Mode  blob.TransferMode
 	Group mesh.Address
 	// VerifyOnly stops after verification (Update Policy Verify Only);
@@ -101,6 +103,7 @@ func (c *Client) Update(u Update) error {
 		r.results = append(r.results, TargetResult{Target: t, Phase: PhaseUnknown})
 	}
 	c.upd = r
+	c.SetGroup(u.Group, nil)
 	c.updStart()
 	return nil
 }

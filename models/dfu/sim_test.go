@@ -338,6 +338,24 @@ func TestSim_CompositionChange(t *testing.T) {
 	}
 }
 
+// TestSim_GroupRequests: with a group and every target a neighbour, the
+// Firmware Update requests go to the group once per step and most
+// statuses answer it; every target still applies.
+func TestSim_GroupRequests(t *testing.T) {
+	w := newSimWorld(t, simCase{seed: 6, targets: 6})
+	w.run()
+	w.expect(nil)
+	st := w.client.Stats()
+	// Get (hops), Start, at least one verification Get, Apply, Information.
+	t.Logf("stats %+v", st)
+	if st.GroupSends < 5 || st.GroupAnswers == 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	if got := w.client.MaxHops(); got != 1 {
+		t.Fatalf("max hops %d", got)
+	}
+}
+
 // TestSim_SilentTargetAndCancel: a powered-off target fails with a timeout
 // while the others apply; then Information pages and Cancel answers.
 func TestSim_SilentTargetAndCancel(t *testing.T) {
@@ -345,7 +363,7 @@ func TestSim_SilentTargetAndCancel(t *testing.T) {
 	w.f.PowerOff(2)
 	w.run()
 	if w.err != nil {
-		t.Fatal(w.err)
+		t.Fatalf("%v %+v", w.err, w.results)
 	}
 	for i, r := range w.results {
 		if i == 1 {
