@@ -89,6 +89,11 @@ type Config struct {
 	// group) needs a larger MaxRxMessages.
 	MaxRxMessages int
 	MaxTxMessages int
+	// RPLSize is the replay protection list capacity: how many sources
+	// the node accepts messages from; 0: transport.DefaultRPLSize (128).
+	// A node that hears from more nodes (a Distributor with a thousand
+	// targets) needs more: messages from sources beyond it are dropped.
+	RPLSize int
 	// NetworkCacheSize is the network message cache size; 0: the default.
 	NetworkCacheSize int
 	// IVTestMode removes the 96-hour IV Update limits.
@@ -293,6 +298,7 @@ func (n *Node) build() error {
 		ReplayUpdated: func(transport.RPLEntry) { n.scheduleRPLSave() },
 		MaxRxMessages: c.MaxRxMessages,
 		MaxTxMessages: c.MaxTxMessages,
+		RPLSize:       c.RPLSize,
 	})
 	if err != nil {
 		return fmt.Errorf("node: %w", err)

@@ -415,6 +415,21 @@ func (w *world) build() error {
 		fc.SARRx = transport.DefaultSARReceiver
 		fc.DefaultTTL = w.distributionTTL()
 	}
+	if n := len(w.tg) + firstTarget; n > transport.DefaultRPLSize {
+		// The initiator and the distributor hear from every target:
+		// their replay protection lists must hold them all, or the
+		// statuses and acknowledgments of the targets beyond the list
+		// are dropped (with 1000 targets, all but the first 127).
+		opts := fc.NodeOptions
+		fc.NodeOptions = func(i int, c *node.Config) {
+			if opts != nil {
+				opts(i, c)
+			}
+			if i == initiatorIdx || i == distributorIdx {
+				c.RPLSize = n
+			}
+		}
+	}
 	fc.Models = func(i int) []node.Element {
 		switch i {
 		case initiatorIdx:
