@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"time"
 
 	"github.com/meshdfu/meshdfu/mesh"
@@ -141,7 +142,8 @@ func (w *world) newInitiator() []*access.Model {
 	cfg := dfd.ClientConfig{
 		Clock: lazyClock{w, initiatorIdx}, Logger: w.logger(initiatorIdx),
 		BLOB: blob.ClientConfig{Strategy: w.strat, TimeoutBase: timeoutBase,
-			TxBacklog: func() int { return w.f.Bearer(initiatorIdx).Metrics().QueueLen }},
+			TxBacklog: func() int { return w.f.Bearer(initiatorIdx).Metrics().QueueLen },
+			SAR:       w.sarControl(initiatorIdx)},
 	}
 	if w.multiHop() {
 		cfg.TTL, cfg.BLOB.TTL, cfg.PollInterval = initiatorTTL, initiatorTTL, initiatorPoll
@@ -165,7 +167,8 @@ func (w *world) newDistributor() []*access.Model {
 		Store:  w.store, State: w.dstate,
 		Update: dfu.ClientConfig{Timeout: requestTimeout, Retries: requestRetries},
 		BLOBClient: blob.ClientConfig{Strategy: w.strat, TimeoutBase: w.distTB,
-			TxBacklog: func() int { return w.f.Bearer(distributorIdx).Metrics().QueueLen }},
+			TxBacklog: func() int { return w.f.Bearer(distributorIdx).Metrics().QueueLen },
+			SAR:       w.sarControl(distributorIdx)},
 		MaxImageSize: uint32(max(dfd.DefaultMaxImageSize, len(w.img.Firmware))),
 		OnReceiver:   w.onReceiver,
 		// A distributor sized for the fleet (the default list holds 256).
@@ -397,4 +400,14 @@ func (w *world) distProgress() []blob.TargetProgress {
 		return nil
 	}
 	return w.srv.BLOBClient().Progress()
+}
+
+// sarControl lets node i's BLOB client repeat chunk segments under one
+// SeqAuth (the meshdfu profile's repair scheme); the Zephyr-defaults
+// profile keeps its own behaviour and gets none.
+func (w *world) sarControl(i int) blob.SARControl {
+	if os.Getenv("MESHDFU_NO_SAR_REPEAT") != "" {
+		return nil
+	}
+	return lazySAR{w, i}
 }

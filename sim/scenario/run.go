@@ -85,6 +85,22 @@ func (c lazyClock) AfterFunc(d time.Duration, f func()) mesh.Timer {
 	return c.w.f.Clock(c.i).AfterFunc(d, f)
 }
 
+// lazySAR is a node's SAR Transmitter state for a BLOB client built before
+// the node (and rebuilt with it), so the client can repeat chunk segments
+// under one SeqAuth (blob.SARControl).
+type lazySAR struct {
+	w *world
+	i int
+}
+
+func (s lazySAR) SARTransmitter() transport.SARTransmitter {
+	return s.w.f.Node(s.i).Transport().SARTransmitter()
+}
+
+func (s lazySAR) SetSARTransmitter(t transport.SARTransmitter) error {
+	return s.w.f.Node(s.i).Transport().SetSARTransmitter(t)
+}
+
 type target struct {
 	idx    int // fleet node
 	addr   mesh.Address
