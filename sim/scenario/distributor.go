@@ -405,9 +405,19 @@ func (w *world) distProgress() []blob.TargetProgress {
 // sarControl lets node i's BLOB client repeat chunk segments under one
 // SeqAuth (the meshdfu profile's repair scheme); the Zephyr-defaults
 // profile keeps its own behaviour and gets none.
+//
+// Measured limit: with 1000 targets on one hop the repair plan's longer
+// Block Status answers cannot be collected before the targets give up
+// (998 of 1000 lost at Block Get, where whole-chunk repeats applied 994),
+// so fleets above sarRepeatMaxTargets keep the whole-chunk scheme until
+// the BLOB client's status collection scales.
 func (w *world) sarControl(i int) blob.SARControl {
-	if os.Getenv("MESHDFU_NO_SAR_REPEAT") != "" {
+	if os.Getenv("MESHDFU_NO_SAR_REPEAT") != "" || len(w.tg) > sarRepeatMaxTargets {
 		return nil
 	}
 	return lazySAR{w, i}
 }
+
+// sarRepeatMaxTargets is the largest fleet that uses the SAR repeat
+// scheme; see sarControl.
+const sarRepeatMaxTargets = 256
