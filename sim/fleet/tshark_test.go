@@ -44,8 +44,9 @@ type frame struct {
 // Add, Model App Bind, Subscription Add; then an unsegmented and a
 // segmented application message to a group) is captured to a pcap, and
 // tshark, given the network's keys (Fleet.Keys().TsharkOptions()), decodes
-// every mesh PDU's SRC and SEQ and decrypts every unsegmented AppKey access
-// payload, as mesh/dissect does.
+// every mesh PDU's SRC and SEQ, decrypts every unsegmented AppKey access
+// message, and in its two-pass mode reassembles and decrypts the segmented
+// one, each payload as mesh/dissect reads it.
 func TestTshark_DecodesFleetCapture(t *testing.T) {
 	bin := tshark(t)
 	path := filepath.Join(t.TempDir(), "fleet.pcap")
@@ -116,6 +117,7 @@ func TestTshark_DecodesFleetCapture(t *testing.T) {
 	d := dissect.New(f.DissectKeys())
 	want := make([]frame, len(events))
 	apps := 0
+	var segApps []string // segmented AppKey messages, as reassembled
 	for i, p := range events {
 		pdu, msg, err := d.Decode(p)
 		if pdu == nil {
@@ -127,6 +129,9 @@ func TestTshark_DecodesFleetCapture(t *testing.T) {
 		if pdu.Seg == nil && msg != nil && msg.Key == "app" {
 			want[i].decrypted = msg.AccessMessage
 			apps++
+		}
+		if pdu.Seg != nil && msg != nil && msg.Key == "app" {
+			segApps = append(segApps, msg.AccessMessage)
 		}
 	}
 	if apps == 0 {
@@ -161,5 +166,27 @@ func TestTshark_DecodesFleetCapture(t *testing.T) {
 			t.Errorf("frame %d: decrypted access payload %q, want %q", i+1, fs[3], want[i].decrypted)
 		}
 	}
-	t.Logf("%d frames decoded by tshark, %d unsegmented AppKey messages decrypted", len(lines), apps)
+	// Segmented application messages: tshark reassembles and decrypts them
+	// in its two-pass mode (-2), on the frame that completes the message.
+	if len(segApps) == 0 {
+		t.Fatal("no segmented application message captured")
+	}
+	args2 := []string{"-2", "-r", path, "-T", "fields", "-e", "btmesh.segmented.access.reassembled.length", "-e", "btmesh.access.decrypted"}
+	args2 = append(args2, f.Keys().TsharkOptions()...)
+	out2, err := exec.Command(bin, args2...).Output()
+	if err != nil {
+		t.Fatalf("tshark -2: %v", err)
+	}
+	reassembled := map[string]bool{}
+	for _, line := range strings.Split(string(out2), "\n") {
+		if fs := strings.Split(line, "\t"); len(fs) == 2 && fs[0] != "" && fs[1] != "" {
+			reassembled[fs[1]] = true
+		}
+	}
+	for _, m := range segApps {
+		if !reassembled[m] {
+			t.Errorf("tshark -2 did not reassemble and decrypt the segmented application message %s", m)
+		}
+	}
+	t.Logf("%d frames decoded by tshark, %d unsegmented and %d segmented AppKey messages decrypted", len(lines), apps, len(segApps))
 }
