@@ -107,6 +107,11 @@ type ServerConfig struct {
 	// URISchemes are the Supported URI Scheme Names with OOB; nil:
 	// SchemeHTTPS.
 	URISchemes []byte
+	// MaxURILen is the longest Upload URI the server takes, in octets
+	// (1..MaxURILen); 0: MaxURILen, all the message can carry. A longer
+	// one is answered Internal Error, as Zephyr answers a URI longer than
+	// its buffer (docs/dfd.md).
+	MaxURILen int
 
 	// Payload builds the BLOB sent to the targets; nil: ImageFilePayload.
 	Payload Payload
@@ -229,6 +234,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	if cfg.URISchemes == nil {
 		cfg.URISchemes = []byte{SchemeHTTPS}
+	}
+	if cfg.MaxURILen <= 0 || cfg.MaxURILen > MaxURILen {
+		cfg.MaxURILen = MaxURILen
 	}
 	if cfg.Payload == nil {
 		cfg.Payload = ImageFilePayload

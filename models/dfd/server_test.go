@@ -2,6 +2,7 @@ package dfd
 
 import (
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/meshdfu/meshdfu/mesh"
@@ -251,6 +252,56 @@ func TestServer_UploadStatusTable(t *testing.T) {
 	if st := h.ask(&known).(*UploadStatus); st.Status != StatusSuccess || st.Phase != UploadTransferSuccess || st.Progress != 100 {
 		t.Fatalf("already stored: %+v", st)
 	}
+}
+
+// Upload URIs at and past the lengths the distributor takes: the longest
+// the message carries (255 octets) reaches the check whole; one past a
+// configured MaxURILen is answered Internal Error (as Zephyr answers a URI
+// longer than its buffer) and nothing is checked or kept; a URI Length
+// octet that promises more than the message holds is dropped unanswered.
+func TestServer_OOBURILength(t *testing.T) {
+	uriOf := func(n int) string {
+		const head = "https://fw.example/"
+		return head + strings.Repeat("a", n-len(head))
+	}
+	t.Run("255 octets, default limit", func(t *testing.T) {
+		var uris []string
+		h := newSrv(t, ServerConfig{OOB: recOOB{&uris}})
+		uri := uriOf(MaxURILen)
+		h.srv.Receive(&access.Context{Src: 0x0001, Dst: 0x0002}, &UploadOOBStart{URI: uri, FirmwareID: curFWID})
+		if len(h.out) != 0 || len(uris) != 1 || uris[0] != uri {
+			t.Fatalf("answers %v, checked %d URIs (want the 255-octet one, answered after the check)", h.out, len(uris))
+		}
+		if _, err := (&UploadOOBStart{URI: uri + "a", FirmwareID: curFWID}).Marshal(); err == nil {
+			t.Fatal("a 256-octet URI was encoded")
+		}
+	})
+	t.Run("past MaxURILen", func(t *testing.T) {
+		var uris []string
+		h := newSrv(t, ServerConfig{OOB: recOOB{&uris}, MaxURILen: 64})
+		st := h.ask(&UploadOOBStart{URI: uriOf(65), FirmwareID: curFWID}).(*UploadStatus)
+		if st.Status != StatusInternalError || st.Phase != UploadIdle || h.srv.UploadPhase() != UploadIdle || len(uris) != 0 {
+			t.Fatalf("65-octet URI with MaxURILen 64: %+v, %d checks", st, len(uris))
+		}
+		if st := h.ask(&UploadGet{}).(*UploadStatus); st.Status != StatusSuccess || st.Phase != UploadIdle || st.Details {
+			t.Fatalf("after the refusal: %+v", st)
+		}
+		h.srv.Receive(&access.Context{Src: 0x0001, Dst: 0x0002}, &UploadOOBStart{URI: uriOf(64), FirmwareID: curFWID})
+		if len(uris) != 1 || uris[0] != uriOf(64) {
+			t.Fatalf("64-octet URI: checked %q", uris)
+		}
+	})
+	t.Run("length octet past the message", func(t *testing.T) {
+		var uris []string
+		h := newSrv(t, ServerConfig{OOB: recOOB{&uris}})
+		uri := uriOf(100)
+		p := append([]byte{255}, uri...) // promises 255 octets, holds 100 and no FWID
+		dropped := h.srv.Stats().Dropped
+		h.srv.handle(OpUploadOOBStart)(&access.Context{Src: 0x0001, Dst: 0x0002}, p)
+		if len(h.out) != 0 || len(uris) != 0 || h.srv.Stats().Dropped != dropped+1 || h.srv.UploadPhase() != UploadIdle {
+			t.Fatalf("answers %v, checks %d, dropped %d", h.out, len(uris), h.srv.Stats().Dropped-dropped)
+		}
+	})
 }
 
 func TestServer_OOBURIChecks(t *testing.T) {

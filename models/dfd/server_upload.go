@@ -287,6 +287,10 @@ func (s *Server) uploadOOBStart(ctx *access.Context, m *UploadOOBStart) *UploadS
 	if s.cfg.OOB == nil {
 		return s.uploadStatus(StatusURINotSupported)
 	}
+	if len(m.URI) > s.cfg.MaxURILen {
+		s.log.Warn("dfd: server: Upload URI too long", slog.Int("octets", len(m.URI)), slog.Int("max", s.cfg.MaxURILen))
+		return s.uploadStatus(StatusInternalError)
+	}
 	if st := s.checkURI(m.URI); st != StatusSuccess {
 		return s.uploadStatus(st)
 	}
