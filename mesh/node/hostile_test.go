@@ -26,34 +26,38 @@ func TestHostileInput(t *testing.T) {
 		t.Fatalf("baseline: got %d", len(w.got))
 	}
 	pdu := captured[len(captured)-1]
-	netBefore := w.target.Network().Stats()
 
-	// A flipped NetMIC octet: no credentials authenticate it.
-	bad := bytes.Clone(pdu)
-	bad[len(bad)-1] ^= 0x01
-	w.target.Receive(mesh.ADMessage, bad)
-	// Too short and too long PDUs.
-	w.target.Receive(mesh.ADMessage, pdu[:10])
-	w.target.Receive(mesh.ADMessage, append(bytes.Clone(pdu), make([]byte, 20)...))
-	// Unknown NID.
-	odd := bytes.Clone(pdu)
-	odd[0] ^= 0x3f
-	w.target.Receive(mesh.ADMessage, odd)
-	w.clk.RunUntilIdle(time.Second)
-	ns := w.target.Network().Stats()
-	if ns.DropAuth <= netBefore.DropAuth || ns.DropLength < netBefore.DropLength+2 {
-		t.Errorf("network drops: %+v", ns)
+	// Network layer: each input moves exactly its own counter.
+	for _, tc := range []struct {
+		name    string
+		pdu     []byte
+		counter func(network.Stats) uint64
+	}{
+		{"bad NetMIC", flipLast(pdu), func(s network.Stats) uint64 { return s.DropAuth }},
+		{"too short", pdu[:10], func(s network.Stats) uint64 { return s.DropLength }},
+		{"too long", append(bytes.Clone(pdu), make([]byte, 20)...), func(s network.Stats) uint64 { return s.DropLength }},
+		{"unknown NID", func() []byte { p := bytes.Clone(pdu); p[0] ^= 0x3f; return p }(), func(s network.Stats) uint64 { return s.DropUnknownNID }},
+	} {
+		before := tc.counter(w.target.Network().Stats())
+		w.target.Receive(mesh.ADMessage, tc.pdu)
+		w.clk.RunUntilIdle(time.Second)
+		if got := tc.counter(w.target.Network().Stats()) - before; got != 1 {
+			t.Errorf("%s: counted %d times, want once (%+v)", tc.name, got, w.target.Network().Stats())
+		}
 	}
 
-	// A well-formed network PDU whose upper transport PDU was sealed with
-	// an AppKey of the same AID the target does not hold: TransMIC fails.
-	trBefore := w.target.Transport().Stats()
+	// Transport and access: well-formed network PDUs from a node of the
+	// network that misbehaves (it holds the NetKey), whose upper
+	// transport PDU fails.
 	sub := network.NewCredentials(netKey, []byte{0})
-	const forger = mesh.Address(0x0055) // a node of the network that misbehaves
-	forged := func(seq uint32, key crypto.Key, aid uint8) []byte {
+	const forger = mesh.Address(0x0055)
+	forged := func(seq uint32, key crypto.Key, aid uint8, flipMIC bool) []byte {
 		access := []byte{0x82, 0x01, 'x'}
 		n := crypto.ApplicationNonce(false, seq, uint16(forger), uint16(targetAddr), 0)
 		up, _ := crypto.NewCCM(key).Seal(nil, &n, access, nil, 4)
+		if flipMIC {
+			up[len(up)-1] ^= 0x01
+		}
 		ltp := append([]byte{0x40 | aid}, up...)
 		h := network.Header{TTL: 5, SEQ: seq, SRC: forger, DST: targetAddr}
 		out, err := sub.Seal(nil, &h, ltp, 0)
@@ -62,32 +66,48 @@ func TestHostileInput(t *testing.T) {
 		}
 		return out
 	}
-	wrong := crypto.Key{0xde, 0xad}
-	w.target.Receive(mesh.ADMessage, forged(0x7000, wrong, crypto.K4(testAppKey)))
-	w.clk.RunUntilIdle(time.Second)
-	if ts := w.target.Transport().Stats(); ts.DecryptFailures <= trBefore.DecryptFailures {
-		t.Errorf("wrong AppKey not counted: %+v", ts)
+	aid := crypto.K4(testAppKey)
+	for _, tc := range []struct {
+		name string
+		pdu  []byte
+	}{
+		// The TransMIC of a message sealed with the right AppKey, one bit
+		// flipped.
+		{"bad TransMIC", forged(0x7000, testAppKey, aid, true)},
+		// Sealed with an AppKey of the same AID the target does not hold.
+		{"wrong AppKey", forged(0x7001, crypto.Key{0xde, 0xad}, aid, false)},
+	} {
+		before := w.target.Transport().Stats()
+		w.target.Receive(mesh.ADMessage, tc.pdu)
+		w.clk.RunUntilIdle(time.Second)
+		after := w.target.Transport().Stats()
+		if after.DecryptFailures != before.DecryptFailures+1 || after.AccessDelivered != before.AccessDelivered {
+			t.Errorf("%s: decrypt failures %+d, delivered %+d; want 1, 0", tc.name,
+				after.DecryptFailures-before.DecryptFailures, after.AccessDelivered-before.AccessDelivered)
+		}
 	}
 
-	// The right AppKey, but a model that is not bound to it: the target
-	// has a second AppKey index the test model is not bound to.
+	// The right AppKey, but a model that is not bound to it.
 	accBefore := w.target.Access().Stats()
 	m := w.target.Access().Model(targetAddr, testModel)
 	m.Unbind(0)
-	w.target.Receive(mesh.ADMessage, forged(0x7001, testAppKey, crypto.K4(testAppKey)))
+	w.target.Receive(mesh.ADMessage, forged(0x7002, testAppKey, aid, false))
 	w.clk.RunUntilIdle(time.Second)
-	if as := w.target.Access().Stats(); as.WrongKey <= accBefore.WrongKey {
-		t.Errorf("unbound AppKey not counted: %+v", as)
+	if as := w.target.Access().Stats(); as.WrongKey != accBefore.WrongKey+1 {
+		t.Errorf("unbound AppKey: wrong-key count %+d, want 1 (%+v)", as.WrongKey-accBefore.WrongKey, as)
 	}
 	_ = m.Bind(0)
 
 	// Replays of the good message are dropped even after the network
-	// cache forgot it.
-	w.target.Network().ResetCache()
-	w.target.Receive(mesh.ADMessage, pdu)
-	w.clk.RunUntilIdle(time.Second)
-	if w.target.Transport().Stats().ReplaysDropped == trBefore.ReplaysDropped {
-		t.Error("replay not dropped")
+	// cache forgot it; a replay of the forged one too.
+	for i, p := range [][]byte{pdu, forged(0x7002, testAppKey, aid, false)} {
+		before := w.target.Transport().Stats().ReplaysDropped
+		w.target.Network().ResetCache()
+		w.target.Receive(mesh.ADMessage, p)
+		w.clk.RunUntilIdle(time.Second)
+		if got := w.target.Transport().Stats().ReplaysDropped - before; got != 1 {
+			t.Errorf("replay %d: dropped %d times, want once", i, got)
+		}
 	}
 	if len(w.got) != 1 {
 		t.Fatalf("hostile input was delivered: %q", w.got)
@@ -97,6 +117,12 @@ func TestHostileInput(t *testing.T) {
 	if len(w.got) != 2 || string(w.got[1]) != "still good" {
 		t.Fatalf("after hostile input: %q", w.got)
 	}
+}
+
+func flipLast(p []byte) []byte {
+	q := bytes.Clone(p)
+	q[len(q)-1] ^= 0x01
+	return q
 }
 
 // The replay protection list survives a reboot: a message captured before
