@@ -188,6 +188,33 @@ func (c *Client) afterPass() {
 			restart = append(restart, t)
 		}
 	}
+	var xfer []*cliTarget
+	for _, t := range restart {
+		if t.needXfer {
+			xfer = append(xfer, t)
+		}
+	}
+	if len(xfer) > 0 {
+		// They missed the blind Transfer Start: send it acknowledged,
+		// then come back here for their Block Start.
+		gen := c.gen
+		c.startRT = c.startRoundtrip("Transfer Start", c.transferStartMsg(), OpTransferStatus, xfer, true,
+			func(t *cliTarget, m access.Message) bool {
+				if !c.onTransferStartStatus(t, m.(*TransferStatus)) {
+					return false
+				}
+				t.needStart = true // its Block Start follows
+				return true
+			}, func() {
+				if gen == c.gen {
+					c.startRT = nil
+					if c.checkTargets() {
+						c.afterPass()
+					}
+				}
+			})
+		return
+	}
 	if len(restart) > 0 {
 		for _, t := range restart {
 			t.needStart = false
@@ -284,6 +311,9 @@ func (c *Client) confirmLastBlock(ask []*cliTarget) {
 }
 
 func (c *Client) onBlockGetStatus(t *cliTarget, st *BlockStatus) bool {
+	if c.missedTransferStart(t, st.Status) {
+		return true
+	}
 	switch st.Status {
 	case StatusSuccess:
 	case StatusInformationUnavailable, StatusWrongPhase:

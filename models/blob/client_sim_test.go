@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -45,6 +47,7 @@ type simScenario struct {
 	topo     *topology.Topology   // nil: single hop
 	relays   fleet.RelayPolicy    // with topo
 	silent   []int                // target indexes (1…) with their radio off
+	refuse   []int                // target indexes (1…) whose storage refuses the BLOB
 	relayRtx *mesh.Transmit       // Relay Retransmit of every node; nil: the fleet default
 	tb       uint16               // Timeout Base of client and servers; 0: 1
 	during   func(w *simWorld)    // runs once when the first block is under way
@@ -139,8 +142,12 @@ func runSim(t testing.TB, sc simScenario) *simWorld {
 			if i == 0 {
 				return []node.Element{{Models: []*access.Model{client.Model()}}}
 			}
+			var store blob.Storage = w.stores[i]
+			if slices.Contains(sc.refuse, i) {
+				store = refusingStorage{}
+			}
 			s, err := blob.NewServer(blob.ServerConfig{
-				Clock: lazyClock{w, i}, Storage: w.stores[i], State: w.states[i],
+				Clock: lazyClock{w, i}, Storage: store, State: w.states[i],
 				Rand:            rand.New(rand.NewPCG(sc.seed, uint64(i))),
 				MinBlockSizeLog: 6, MaxBlockSizeLog: 16, MaxTotalChunks: 2048, MaxBLOBSize: 1 << 20,
 			})
@@ -291,6 +298,14 @@ func TestBLOBBench(t *testing.T) {
 		bound = 12.0 / 0.020 // octets per second
 	)
 	only := os.Getenv("MESHDFU_BENCH_ONLY") // e.g. "100/10%"
+	base := uint64(1000)                    // MESHDFU_SEED moves every row to other seeds
+	if v := os.Getenv("MESHDFU_SEED"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			t.Fatalf("MESHDFU_SEED=%q: %v", v, err)
+		}
+		base = n
+	}
 	type row struct {
 		targets int
 		loss    float64
@@ -314,7 +329,7 @@ func TestBLOBBench(t *testing.T) {
 				continue
 			}
 			start := time.Now()
-			w := runSim(t, simScenario{seed: uint64(1000 + i), targets: r.targets, loss: r.loss, size: size,
+			w := runSim(t, simScenario{seed: base + uint64(i), targets: r.targets, loss: r.loss, size: size,
 				strat: s, unicast: r.targets == 1, limit: 20 * time.Hour, tb: 3})
 			var lost []int
 			for _, e := range w.res.Lost {
@@ -427,5 +442,48 @@ func TestSim_Scenarios(t *testing.T) {
 				}
 			}})
 		w.verify()
+	})
+}
+
+// refusingStorage refuses every BLOB, as a full flash would.
+type refusingStorage struct{}
+
+func (refusingStorage) Open(id uint64, size uint32, resume bool) (blob.Writer, error) {
+	return nil, errors.New("storage full")
+}
+
+// TestSim_BlindTransferStart covers the blind Transfer Start to a large
+// group (Strategy.BlindTransferStart): a target that missed it is found by
+// its Wrong Phase answer and sent Transfer Start acknowledged, and a
+// target that refuses the BLOB is lost with the status it answered.
+func TestSim_BlindTransferStart(t *testing.T) {
+	const n = 20
+	if n < blob.StrategyMeshdfu.BlindTransferStart {
+		t.Fatalf("%d targets do not reach BlindTransferStart %d", n, blob.StrategyMeshdfu.BlindTransferStart)
+	}
+	t.Run("target deaf during Transfer Start", func(t *testing.T) {
+		const deaf = 5
+		w := runSim(t, simScenario{seed: 260, targets: n, size: 3000, strat: blob.StrategyMeshdfu,
+			duringAt: func(w *simWorld) bool { return w.client.State() == blob.ClientStarting },
+			during: func(w *simWorld) {
+				w.f.Bearer(deaf).SetRadio(false)
+				w.f.RunUntil(func() bool { return w.client.State() != blob.ClientStarting }, time.Minute)
+				if p := w.servers[deaf].Phase(); p != blob.PhaseWaitingForStart {
+					t.Fatalf("deaf target in %v", p)
+				}
+				w.f.Bearer(deaf).SetRadio(true)
+			}})
+		w.verify()
+		if got := w.res.Stats.LateStarts; got != 1 {
+			t.Fatalf("LateStarts = %d, want 1 (the deaf target)", got)
+		}
+	})
+	t.Run("target refuses the BLOB", func(t *testing.T) {
+		const full = 7
+		w := runSim(t, simScenario{seed: 261, targets: n, size: 3000, strat: blob.StrategyMeshdfu, refuse: []int{full}})
+		w.verify(full)
+		if len(w.lost) != 1 || w.lost[0].Target != w.f.Address(full) || w.lost[0].Status != blob.StatusInternalError {
+			t.Fatalf("lost %v, want target %v with Internal Error", w.lost, w.f.Address(full))
+		}
 	})
 }

@@ -115,6 +115,14 @@ type Strategy struct {
 	// Get after the pass finds those that missed it.
 	BlindBlockStart bool
 
+	// BlindTransferStart, when > 0, sends the first Transfer Start of a
+	// push transfer to a group of at least this many neighbours blind
+	// (a few sends, one reply window apart) instead of collecting every
+	// segmented Transfer Status; a target that missed it is found by its
+	// Wrong Phase answer to Block Start or Block Get and then sent
+	// Transfer Start acknowledged. 0: always acknowledged.
+	BlindTransferStart int
+
 	// ConfirmLastBlock follows the first pass of the last block with
 	// Transfer Get instead of Block Get when no loss was seen: the
 	// targets that answer Complete need no Block Get round.
@@ -198,6 +206,7 @@ var StrategyMeshdfu = Strategy{
 	QueryWindow:        2,
 	PipelineBlockStart: true,
 	BlindBlockStart:    true,
+	BlindTransferStart: 16,
 	ConfirmLastBlock:   true,
 	ScopeTTL:           true,
 	Attempts:           16,
