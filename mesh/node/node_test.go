@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -296,5 +298,11 @@ func TestFileStore(t *testing.T) {
 	got, err := fs.Load()
 	if err != nil || got.Address != 5 || got.DevKey != Key(devKey) || got.SeqLimit[0] != 7 {
 		t.Fatalf("%+v %v", got, err)
+	}
+	// The state holds the keys: owner-only file in an owner-only directory.
+	for path, want := range map[string]os.FileMode{fs.Path: 0o600, filepath.Dir(fs.Path): 0o700} {
+		if st, err := os.Stat(path); err != nil || st.Mode().Perm() != want {
+			t.Errorf("%s: %v, %v; want mode %v", path, st, err, want)
+		}
 	}
 }
