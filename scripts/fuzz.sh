@@ -1,5 +1,10 @@
 #!/usr/bin/env bash
-# Runs every Fuzz target in the module for FUZZTIME each (default 20s).
+# Runs every Fuzz target in the module for FUZZTIME each (default 20s, what
+# CI runs). Longer on demand, for every target or one part:
+#   FUZZTIME=5m scripts/fuzz.sh
+#   FUZZTIME=30m scripts/fuzz.sh ./models/blob
+# A crasher is written to the package's testdata/fuzz/FuzzXxx/; commit it
+# with the fix and plain go test replays it as a regression test.
 # Usage: FUZZTIME=60s scripts/fuzz.sh [package-pattern]
 set -euo pipefail
 cd "$(dirname "$0")/.."

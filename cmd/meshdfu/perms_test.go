@@ -3,9 +3,12 @@ package main
 import (
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/meshdfu/meshdfu/web"
 )
 
 // TestKeyFiles_OwnerOnly: the files that hold keys are written for their
@@ -47,5 +50,27 @@ func TestKeyFiles_OwnerOnly(t *testing.T) {
 		if err := os.Chmod(filepath.Join(dataDir, "node.json"), 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestDistributor_HTTPLoopbackByDefault: the distributor's HTTP API
+// listens on a loopback address unless told otherwise, where it needs no
+// token; any other address without --token is refused at start
+// (TestDaemonsAndDist_BadFlags: "distributor open http"), and with a token
+// every /api call needs it (web TestAPI_Token).
+func TestDistributor_HTTPLoopbackByDefault(t *testing.T) {
+	fl := newDistributorCmd().Flags().Lookup("http")
+	if fl == nil {
+		t.Fatal("no --http flag")
+	}
+	host, _, err := net.SplitHostPort(fl.DefValue)
+	if err != nil || !net.ParseIP(host).IsLoopback() {
+		t.Fatalf("--http defaults to %q, want a loopback address", fl.DefValue)
+	}
+	if err := web.CheckListen(fl.DefValue, ""); err != nil {
+		t.Fatalf("the default address needs a token: %v", err)
+	}
+	if fl := newDistributorCmd().Flags().Lookup("token"); fl == nil || fl.DefValue != "" {
+		t.Fatalf("--token flag %+v", fl)
 	}
 }
