@@ -244,12 +244,15 @@ func (a *soakAttacker) seal(ctl bool, src, dst mesh.Address, seq uint32, tp []by
 	return out
 }
 
-// serverOps are the opcodes of the servers under attack. Firmware Delete
-// All is left out: it needs no parameters, so the flood would soon send a
-// valid one, and an AppKey holder may delete the images (the check after
-// the soak wants the stored image back).
+// serverOps are the opcodes of the models under attack: the servers, and
+// the statuses the distributor's own Firmware Update and BLOB Transfer
+// Clients take. Firmware Delete All is left out: it needs no parameters,
+// so the flood would soon send a valid one, and an AppKey holder may
+// delete the images (the check after the soak wants the stored image
+// back).
 var serverOps = func() []access.Opcode {
-	ops := []access.Opcode{blob.OpChunkTransfer, blob.OpChunkTransfer, blob.OpChunkTransfer}
+	ops := []access.Opcode{blob.OpChunkTransfer, blob.OpChunkTransfer, blob.OpChunkTransfer,
+		blob.OpBlockStatus, blob.OpPartialBlockReport}
 	for op := blob.OpTransferGet; op <= dfd.OpFirmwareStatus; op++ {
 		if op != dfd.OpFirmwareDeleteAll {
 			ops = append(ops, op)
