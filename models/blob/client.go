@@ -227,7 +227,8 @@ type cliTarget struct {
 	started     bool // answered Block Start for the current block
 	needStart   bool // must be sent Block Start again (suspended, rebooted)
 	missing     ChunkSet
-	reported    bool // answered the last Block Get with a usable list
+	sentRepair  ChunkSet // chunks it missed that the last repair pass sent (Len 0: none)
+	reported    bool     // answered the last Block Get with a usable list
 	pullReq     []uint16
 	pullSent    []uint16
 	pullTimer   mesh.Timer
@@ -897,6 +898,7 @@ func (c *Client) startBlock(b int) {
 	for _, t := range c.active() {
 		t.blockDone = !t.needsBlock(b)
 		t.started, t.reported, t.needStart = false, false, false
+		t.sentRepair = ChunkSet{}
 		t.pullReq, t.pullSent, t.pullTries, t.pullPending = t.pullReq[:0], t.pullSent[:0], 0, false
 		if !t.blockDone {
 			need = append(need, t)

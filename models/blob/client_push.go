@@ -342,6 +342,9 @@ func (c *Client) repair() {
 			return
 		}
 	}
+	if !c.firstPass && c.strat.Adaptive && c.multicast && c.updateRepairLoss() && c.rechunk() {
+		return
+	}
 	c.firstPass = false
 	for _, t := range c.active() {
 		if t.needStart && !t.blockDone {
@@ -350,6 +353,12 @@ func (c *Client) repair() {
 		}
 	}
 	u := c.unionMissing()
+	for _, t := range c.active() {
+		t.sentRepair = ChunkSet{}
+		if t.started && !t.blockDone && t.missing.Len() == c.nChunks {
+			t.sentRepair = t.missing.Clone()
+		}
+	}
 	if u.Empty() {
 		allDone := true
 		for _, t := range c.active() {
@@ -413,6 +422,52 @@ func (c *Client) updateLoss() {
 	}
 	c.loss = est
 	c.log.Debug("blob client: loss estimate", "loss", c.loss, "targets", len(shares), "passes", c.passes)
+}
+
+// updateRepairLoss re-estimates the loss from the last repair pass when
+// it did worse than the estimate: the share of the chunks each target
+// missed and was sent that it still misses. The first pass alone cannot
+// always tell (when no target had heard Block Start yet, the estimate
+// stays at its start), and without it a block whose chunks are far too
+// long for the loss would be repaired with the same chunks and passes
+// for ever. The estimate only rises here; it sets the repair passes for
+// the next pass (replanSAR) and reports whether it rose.
+func (c *Client) updateRepairLoss() bool {
+	var shares []float64
+	for _, t := range c.active() {
+		if t.sentRepair.Len() != c.nChunks || t.blockDone || !t.started || t.missing.Len() != c.nChunks {
+			continue
+		}
+		sent, still := 0, 0
+		for i := t.sentRepair.Next(0); i >= 0; i = t.sentRepair.Next(i + 1) {
+			sent++
+			if t.missing.Has(i) {
+				still++
+			}
+		}
+		if sent > 0 {
+			shares = append(shares, float64(still)/float64(sent))
+		}
+	}
+	if len(shares) == 0 {
+		return false
+	}
+	var m float64
+	for _, v := range shares {
+		m += v
+	}
+	m /= float64(len(shares))
+	k := ChunkSegments(int(c.chunkSize))
+	est := estimateLoss(m, k)
+	if c.sarFirst > 0 {
+		est = estimateLossSAR(m, k, c.sarPasses())
+	}
+	if est <= c.loss {
+		return false
+	}
+	c.loss = est
+	c.log.Debug("blob client: loss estimate from a repair pass", "loss", c.loss, "targets", len(shares))
+	return true
 }
 
 // rechunk restarts the current block with a smaller chunk when the first
