@@ -33,9 +33,12 @@ const (
 	// ReceiversEvery is how many Wait rounds pass between two reads of
 	// the Receivers List while the distribution runs.
 	ReceiversEvery = 4
-	// WaitAttempts is how many polling rounds in a row may get no answer
-	// before Wait gives up.
-	WaitAttempts = 5
+	// DefaultPersist is how long the procedures (Upload, UploadOOB, Wait)
+	// keep asking a distributor that does not answer before they give up:
+	// the client timeout of a transfer with the default Timeout Base,
+	// 10 s·(10 + 2) (spec/dfu.md, Timeouts). A request's few copies meet
+	// loss bursts; a distributor silent this long is gone.
+	DefaultPersist = 2 * time.Minute
 	// DefaultClientPollInterval paces Upload Get and Distribution Get
 	// polling.
 	DefaultClientPollInterval = 5 * time.Second
@@ -57,6 +60,11 @@ type ClientConfig struct {
 	// PollInterval paces Upload Get and Distribution Get polling; 0:
 	// DefaultClientPollInterval.
 	PollInterval time.Duration
+	// Persist is how long Upload, UploadOOB and Wait keep asking a
+	// distributor that does not answer; 0: DefaultPersist. An in-band
+	// upload persists at least its client timeout, 10 s·(Timeout Base
+	// + 2) + 100 ms·TTL.
+	Persist time.Duration
 	// BLOB configures the Client's own BLOB Transfer Client for in-band
 	// uploads (Clock, Logger, AppKeyIndex filled in).
 	BLOB blob.ClientConfig
@@ -139,6 +147,9 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	}
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = DefaultClientPollInterval
+	}
+	if cfg.Persist == 0 {
+		cfg.Persist = DefaultPersist
 	}
 	bc := cfg.BLOB
 	bc.Clock, bc.Logger, bc.AppKeyIndex, bc.Layer = cfg.Clock, cfg.Logger, cfg.AppKeyIndex, cfg.Layer
@@ -483,6 +494,37 @@ func (c *Client) FirmwareDeleteAll(dst mesh.Address, cb func(*FirmwareStatus, er
 
 // ---- procedures ----
 
+// Persistently runs request ask (one of the request methods, bound to
+// its arguments) until it gets an answer: a request that timed out
+// (ErrTimeout) goes again, a poll interval later, while the first send is
+// younger than budget. Other errors and answers go to cb at once.
+func persistently[T any](c *Client, dst mesh.Address, budget time.Duration, ask func(cb func(T, error)) error, cb func(T, error)) {
+	deadline := c.cfg.Clock.Now().Add(budget)
+	var try func()
+	try = func() {
+		err := ask(func(m T, err error) {
+			if errors.Is(err, ErrTimeout) && c.cfg.Clock.Now().Before(deadline) {
+				c.log.Debug("dfd: client: distributor silent, asking again", slog.Any("dst", dst), slog.Any("err", err))
+				c.cfg.Clock.AfterFunc(c.pollInterval(dst), try)
+				return
+			}
+			cb(m, err)
+		})
+		if err != nil {
+			var zero T
+			cb(zero, err)
+		}
+	}
+	try()
+}
+
+// uploadBudget is how long an in-band upload keeps asking a silent
+// distributor: its client timeout, 10 s·(Timeout Base + 2) + 100 ms·TTL
+// (spec/dfu.md, Timeouts), and Persist at least.
+func (c *Client) uploadBudget(tb uint16, ttl uint8) time.Duration {
+	return max(c.cfg.Persist, 10*time.Second*time.Duration(int(tb)+2)+100*time.Millisecond*time.Duration(ttl))
+}
+
 // Upload describes an in-band upload (Store Firmware, MshDFU via docs/dfd.md).
 type Upload struct {
 	Server      mesh.Address
@@ -517,7 +559,19 @@ func (c *Client) Upload(u Upload) error {
 		}
 	}
 	m := UploadStart{TTL: u.TTL, TimeoutBase: u.TimeoutBase, BLOBID: u.BLOBID, Size: u.Size, Metadata: u.Metadata, FirmwareID: u.FirmwareID}
-	return c.UploadStart(u.Server, m, func(st *UploadStatus, err error) {
+	budget := c.uploadBudget(u.TimeoutBase, u.TTL)
+	// The first send reports a misuse at once; resends of the same
+	// Upload Start are answered Success by a server that took it (§6.2).
+	first := true
+	var firstErr error
+	persistently(c, u.Server, budget, func(cb func(*UploadStatus, error)) error {
+		err := c.UploadStart(u.Server, m, cb)
+		if first {
+			first, firstErr = false, err
+			return nil
+		}
+		return err
+	}, func(st *UploadStatus, err error) {
 		switch {
 		case err != nil:
 			end(fmt.Errorf("dfd: upload start: %w", err))
@@ -526,12 +580,13 @@ func (c *Client) Upload(u Upload) error {
 		case st.Phase != UploadTransferActive:
 			end(fmt.Errorf("%w: Upload Start answered %s", ErrUploadFailed, st.Phase))
 		default:
-			c.uploadBLOB(u, end)
+			c.uploadBLOB(u, budget, end)
 		}
 	})
+	return firstErr
 }
 
-func (c *Client) uploadBLOB(u Upload, end func(error)) {
+func (c *Client) uploadBLOB(u Upload, budget time.Duration, end func(error)) {
 	x := blob.Transfer{ID: u.BLOBID, Size: u.Size, Data: u.Image, Mode: blob.ModePush, Targets: []mesh.Address{u.Server},
 		Callbacks: blob.Callbacks{
 			OnProgress: func(p blob.TargetProgress) {
@@ -548,7 +603,7 @@ func (c *Client) uploadBLOB(u Upload, end func(error)) {
 					end(fmt.Errorf("%w: %w", ErrUploadFailed, res.Err))
 					return
 				}
-				c.pollUpload(u.Server, end)
+				c.pollUpload(u.Server, budget, end)
 			},
 		}}
 	if err := c.bcli.Start(x); err != nil {
@@ -556,11 +611,12 @@ func (c *Client) uploadBLOB(u Upload, end func(error)) {
 	}
 }
 
-// pollUpload asks Upload Get until the upload ends.
-func (c *Client) pollUpload(dst mesh.Address, end func(error)) {
+// pollUpload asks Upload Get until the upload ends; a distributor that
+// does not answer is asked again for budget.
+func (c *Client) pollUpload(dst mesh.Address, budget time.Duration, end func(error)) {
 	var poll func()
 	poll = func() {
-		err := c.UploadGet(dst, func(st *UploadStatus, err error) {
+		persistently(c, dst, budget, func(cb func(*UploadStatus, error)) error { return c.UploadGet(dst, cb) }, func(st *UploadStatus, err error) {
 			switch {
 			case err != nil:
 				end(fmt.Errorf("dfd: upload get: %w", err))
@@ -572,9 +628,6 @@ func (c *Client) pollUpload(dst mesh.Address, end func(error)) {
 				end(fmt.Errorf("%w: upload phase %s", ErrUploadFailed, st.Phase))
 			}
 		})
-		if err != nil {
-			end(err)
-		}
 	}
 	poll()
 }
@@ -594,7 +647,7 @@ func (c *Client) UploadOOB(dst mesh.Address, uri string, currentFWID []byte, end
 			end(nil, fmt.Errorf("%w: Upload OOB Start answered %s", ErrUploadFailed, st.Phase))
 		default:
 			fwid := bytes.Clone(st.FirmwareID)
-			c.pollUpload(dst, func(err error) { end(fwid, err) })
+			c.pollUpload(dst, c.cfg.Persist, func(err error) { end(fwid, err) })
 		}
 	})
 }
@@ -610,14 +663,16 @@ type Progress struct {
 // the Receivers List every ReceiversEvery rounds and at the end;
 // onProgress gets every round, end the last one (err:
 // ErrDistributionFailed for Failed, or a request error). A round without
-// an answer is tried again, WaitAttempts times in a row at most: a
-// distributor's radio is busy with the distribution.
+// an answer is tried again until the distributor has not answered for
+// Persist: its radio is busy with the distribution, and loss comes in
+// bursts.
 func (c *Client) Wait(dst mesh.Address, onProgress func(Progress), end func(Progress, error)) error {
 	var round func()
 	var last []NodeEntry
-	fails, n := 0, 0
+	n := 0
+	heard := c.cfg.Clock.Now()
 	retry := func(p Progress, err error) {
-		if fails++; fails >= WaitAttempts || !errors.Is(err, ErrTimeout) {
+		if !errors.Is(err, ErrTimeout) || c.cfg.Clock.Now().Sub(heard) >= c.cfg.Persist {
 			end(p, err)
 			return
 		}
@@ -630,7 +685,7 @@ func (c *Client) Wait(dst mesh.Address, onProgress func(Progress), end func(Prog
 				retry(Progress{Receivers: last}, err)
 				return
 			}
-			fails = 0
+			heard = c.cfg.Clock.Now()
 			running := false
 			switch st.Phase {
 			case PhaseTransferActive, PhaseApplyingUpdate, PhaseCancelingUpdate, PhaseTransferSuspended:

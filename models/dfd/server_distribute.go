@@ -236,6 +236,56 @@ func (s *Server) setStep(r *distRun, step string) {
 
 func (s *Server) alive(r *distRun) bool { return s.run == r && r.gen == s.gen }
 
+// clientTimeout is the Firmware Update Client's timeout of the
+// distribution, T_client = 10 s·(Timeout Base + 2) + 100 ms·TTL
+// (spec/dfu.md, Timeouts): a receiver that answers none of a step's
+// requests within it is lost, not one whose few copies of a request met a
+// burst of loss.
+func (s *Server) clientTimeout() time.Duration {
+	d := s.dist.Start
+	return 10*time.Second*time.Duration(int(d.TimeoutBase)+2) + 100*time.Millisecond*time.Duration(d.TTL)
+}
+
+// persist runs one request of a step (send) to targets in rounds until
+// each has an outcome: a target whose request went unanswered
+// (dfu.ErrTimeout) is asked again, a poll interval later, until deadline;
+// after that its timeout is final. again, when set, says which targets are asked again
+// (nil: all). each gets every final outcome; done runs once, when every
+// target has one.
+func persist[T any](s *Server, r *distRun, targets []mesh.Address, deadline time.Time, again func(mesh.Address) bool,
+	send func([]mesh.Address, func(mesh.Address, T, error), func()), each func(mesh.Address, T, error), done func()) {
+	var round func([]mesh.Address)
+	round = func(ts []mesh.Address) {
+		var silent []mesh.Address
+		send(ts, func(a mesh.Address, m T, err error) {
+			if !s.alive(r) {
+				return
+			}
+			if errors.Is(err, dfu.ErrTimeout) && s.clk.Now().Before(deadline) && (again == nil || again(a)) {
+				silent = append(silent, a)
+				return
+			}
+			each(a, m, err)
+		}, func() {
+			if !s.alive(r) {
+				return
+			}
+			if len(silent) == 0 {
+				done()
+				return
+			}
+			s.log.Debug("dfd: server: asking silent receivers again", slog.String("step", r.step), slog.Int("receivers", len(silent)))
+			r.timer = s.clk.AfterFunc(s.ucli.PollInterval(s.cfg.PollInterval), func() {
+				r.timer = nil
+				if s.alive(r) {
+					round(silent)
+				}
+			})
+		})
+	}
+	round(targets)
+}
+
 // ---- receivers' bookkeeping ----
 
 func (s *Server) isLocal(a mesh.Address) bool { return s.layer != nil && s.layer.Element(a) != nil }
@@ -246,6 +296,22 @@ func (s *Server) active() []*receiver {
 		if !r.Failed {
 			out = append(out, r)
 		}
+	}
+	return out
+}
+
+// answersAfterApply reports whether receiver a is expected to answer
+// after Apply: one that unprovisions itself falls silent (MshDFU
+// §7.1.2.6), and its silence is the answer.
+func (s *Server) answersAfterApply(a mesh.Address) bool {
+	rv := s.receiver(a)
+	return rv == nil || rv.AdditionalInfo != dfu.InfoUnprovision
+}
+
+func addrsOf(ts []dfu.Target) []mesh.Address {
+	out := make([]mesh.Address, len(ts))
+	for i, t := range ts {
+		out[i] = t.Address
 	}
 	return out
 }
@@ -356,10 +422,21 @@ func (s *Server) stepStart() {
 		return
 	}
 	began := s.clk.Now()
-	s.ucli.Start(targets, s.startParams(), func(a mesh.Address, st *dfu.UpdateStatus, err error) {
-		if !s.alive(r) {
-			return
+	byAddr := make(map[mesh.Address]dfu.Target, len(targets))
+	for _, t := range targets {
+		byAddr[t.Address] = t
+	}
+	start := func(as []mesh.Address, cb func(mesh.Address, *dfu.UpdateStatus, error), done func()) {
+		ts := make([]dfu.Target, len(as))
+		for i, a := range as {
+			ts[i] = byAddr[a]
 		}
+		s.ucli.Start(ts, s.startParams(), cb, done)
+	}
+	// Silent targets are asked again for half the BLOB servers' timeout
+	// at most: the first ones started wait that long for Transfer Start.
+	half := 5 * time.Second * time.Duration(int(s.dist.Start.TimeoutBase)+1)
+	persist(s, r, addrsOf(targets), began.Add(half), nil, start, func(a mesh.Address, st *dfu.UpdateStatus, err error) {
 		switch {
 		case err != nil:
 			s.failFromErr(a, dfu.PhaseUnknown, err)
@@ -475,7 +552,11 @@ func (s *Server) stepTransfer() {
 func (s *Server) stepVerify() {
 	r := s.run
 	s.setStep(r, "verify")
-	deadline := s.clk.Now().Add(s.cfg.VerifyTimeout)
+	// A receiver that does not answer is asked again in the next round
+	// until the step is older than the client timeout (and the verify
+	// timeout).
+	deadline := s.clk.Now().Add(max(s.cfg.VerifyTimeout, s.clientTimeout()))
+	silent := map[mesh.Address]error{}
 	var round func()
 	round = func() {
 		r.timer = nil
@@ -483,7 +564,10 @@ func (s *Server) stepVerify() {
 			if !s.alive(r) {
 				return
 			}
+			delete(silent, a)
 			switch {
+			case errors.Is(err, dfu.ErrTimeout) && s.clk.Now().Before(deadline):
+				silent[a] = err
 			case err != nil:
 				s.failFromErr(a, dfu.PhaseUnknown, err)
 			case st.Details && st.BLOBID != s.dist.BLOBID:
@@ -503,7 +587,7 @@ func (s *Server) stepVerify() {
 			if !s.alive(r) {
 				return
 			}
-			waiting := false
+			waiting := len(silent) > 0
 			for _, rv := range s.active() {
 				if rv.Phase != dfu.PhaseVerificationSucceeded && rv.Phase != dfu.PhaseApplyingUpdate {
 					waiting = true
@@ -514,6 +598,10 @@ func (s *Server) stepVerify() {
 				return
 			}
 			for _, rv := range s.active() {
+				if err, ok := silent[rv.Address]; ok {
+					s.failFromErr(rv.Address, rv.Phase, err)
+					continue
+				}
 				if rv.Phase != dfu.PhaseVerificationSucceeded && rv.Phase != dfu.PhaseApplyingUpdate {
 					s.fail(rv.Address, rv.Phase, rv.UpdateStatus, fmt.Errorf("%w: still %s", dfu.ErrTimeout, rv.Phase))
 				}
@@ -549,10 +637,7 @@ func (s *Server) stepApply() {
 		s.stepConfirm()
 		return
 	}
-	s.ucli.Apply(targets, func(a mesh.Address, st *dfu.UpdateStatus, err error) {
-		if !s.alive(r) {
-			return
-		}
+	persist(s, r, targets, s.clk.Now().Add(s.clientTimeout()), s.answersAfterApply, s.ucli.Apply, func(a mesh.Address, st *dfu.UpdateStatus, err error) {
 		rv := s.receiver(a)
 		var se *dfu.StatusError
 		switch {
@@ -586,10 +671,7 @@ func (s *Server) stepConfirm() {
 			targets = append(targets, rv.Address)
 		}
 	}
-	s.ucli.Information(targets, func(a mesh.Address, list []dfu.FirmwareInformation, err error) {
-		if !s.alive(r) {
-			return
-		}
+	persist(s, r, targets, s.clk.Now().Add(s.clientTimeout()), s.answersAfterApply, s.ucli.Information, func(a mesh.Address, list []dfu.FirmwareInformation, err error) {
 		rv := s.receiver(a)
 		if rv == nil {
 			return
