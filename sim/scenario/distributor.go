@@ -105,6 +105,14 @@ const (
 	initiatorPoll = 20 * time.Second
 )
 
+// initiatorPersist is how long the Initiator keeps asking a distributor
+// that does not answer (dfd.ClientConfig.Persist). A distributor that
+// sends a block to a group over relays keeps its radio busy, and a
+// half-duplex radio that transmits hears nothing: in a building at 10 %
+// bursty loss it missed every Distribution Get for more than the 2
+// minutes of dfd.DefaultPersist (seed 1).
+const initiatorPersist = 10 * time.Minute
+
 // The distributor sends Firmware Update Start to one target at a time
 // (dfd.DefaultUpdateMaxInFlight): about startPerTarget each in one hop,
 // startPerTargetRelayed over relays, plus the timeout for every silent
@@ -145,6 +153,7 @@ func (w *world) newInitiator() []*access.Model {
 			TxBacklog: func() int { return w.f.Bearer(initiatorIdx).Metrics().QueueLen },
 			SAR:       w.sarControl(initiatorIdx)},
 	}
+	cfg.Persist = initiatorPersist
 	if w.multiHop() {
 		cfg.TTL, cfg.BLOB.TTL, cfg.PollInterval = initiatorTTL, initiatorTTL, initiatorPoll
 	}
@@ -252,7 +261,9 @@ func (w *world) distribute(end func(error)) {
 	var add func(from int)
 	add = func(from int) {
 		if from >= len(entries) {
-			err := w.cli.Start(dst, start, func(st *dfd.DistributionStatus, err error) {
+			err := w.askAgain(func(cb func(error)) error {
+				return w.cli.Start(dst, start, func(_ *dfd.DistributionStatus, err error) { cb(err) })
+			}, func(err error) {
 				if err != nil {
 					end(fmt.Errorf("distribution start: %w", err))
 					return
@@ -265,7 +276,9 @@ func (w *world) distribute(end func(error)) {
 			return
 		}
 		to := min(from+receiversPerAdd, len(entries))
-		err := w.cli.ReceiversAdd(dst, entries[from:to], func(_ *dfd.ReceiversStatus, err error) {
+		err := w.askAgain(func(cb func(error)) error {
+			return w.cli.ReceiversAdd(dst, entries[from:to], func(_ *dfd.ReceiversStatus, err error) { cb(err) })
+		}, func(err error) {
 			if err != nil {
 				end(fmt.Errorf("receivers add: %w", err))
 				return
@@ -278,6 +291,34 @@ func (w *world) distribute(end func(error)) {
 	}
 	add(0)
 }
+
+// askAgain runs the Initiator's request ask until the distributor
+// answers: a request that timed out goes again while the distributor has
+// been silent for less than initiatorPersist (Receivers Add and
+// Distribution Start are idempotent: the same entries, the same
+// parameters). done gets the outcome.
+func (w *world) askAgain(ask func(cb func(error)) error, done func(error)) error {
+	deadline := w.f.Elapsed() + initiatorPersist
+	var try func() error
+	try = func() error {
+		return ask(func(err error) {
+			if errors.Is(err, dfd.ErrTimeout) && w.f.Elapsed() < deadline {
+				lazyClock{w, initiatorIdx}.AfterFunc(askAgainDelay, func() {
+					if err := try(); err != nil {
+						done(err)
+					}
+				})
+				return
+			}
+			done(err)
+		})
+	}
+	return try()
+}
+
+// askAgainDelay is the pause before the Initiator asks a silent
+// distributor again.
+const askAgainDelay = 5 * time.Second
 
 // maybeRestart restarts the distributor when a restart is due and no
 // target holds an open block. blob.Client cannot rejoin a block its lost
