@@ -586,15 +586,35 @@ func (c *Client) Upload(u Upload) error {
 	return firstErr
 }
 
+// uploadBLOB runs the BLOB transfer of an in-band upload. When the
+// distributor falls silent the BLOB client suspends; the upload resumes
+// it a poll interval later while the distributor was last heard less than
+// budget ago, and cancels it after that.
 func (c *Client) uploadBLOB(u Upload, budget time.Duration, end func(error)) {
+	heard := c.cfg.Clock.Now()
+	var silent error
 	x := blob.Transfer{ID: u.BLOBID, Size: u.Size, Data: u.Image, Mode: blob.ModePush, Targets: []mesh.Address{u.Server},
 		Callbacks: blob.Callbacks{
 			OnProgress: func(p blob.TargetProgress) {
+				heard = c.cfg.Clock.Now()
 				if u.OnProgress != nil && p.Blocks > 0 {
 					u.OnProgress(100 * p.BlocksDone / p.Blocks)
 				}
 			},
+			OnSuspended: func() {
+				if c.cfg.Clock.Now().Sub(heard) >= budget {
+					silent = fmt.Errorf("%w: %s silent for %v", ErrTimeout, u.Server, budget)
+					_ = c.bcli.Cancel()
+					return
+				}
+				c.log.Debug("dfd: client: upload suspended, resuming", slog.Any("dst", u.Server))
+				c.cfg.Clock.AfterFunc(c.pollInterval(u.Server), func() { _ = c.bcli.Resume() })
+			},
 			OnEnd: func(res blob.Result) {
+				if silent != nil {
+					end(fmt.Errorf("%w: %w", ErrUploadFailed, silent))
+					return
+				}
 				if res.Err != nil {
 					if len(res.Lost) > 0 {
 						end(fmt.Errorf("%w: %w: %w", ErrUploadFailed, res.Err, res.Lost[0]))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/meshdfu/meshdfu/mesh"
@@ -22,6 +23,11 @@ type distRun struct {
 	step    string
 	payload []byte
 	timer   mesh.Timer
+
+	// The transfer's progress watch (watchTransfer).
+	confirmed  map[mesh.Address]int // chunks and blocks each receiver confirmed
+	progressAt time.Time            // when a receiver last confirmed more
+	stalled    error                // why the transfer was stopped
 }
 
 func (s *Server) setPhase(p Phase) {
@@ -504,6 +510,9 @@ func (s *Server) stepTransfer() {
 			OnProgress: func(p blob.TargetProgress) {
 				if rv := s.receiver(p.Target); s.alive(r) && rv != nil && !rv.Failed {
 					s.takeProgress(rv, p)
+					if n := p.BlocksDone*(p.Chunks+1) + p.ChunksDone; n > r.confirmed[p.Target] {
+						r.confirmed[p.Target], r.progressAt = n, s.clk.Now()
+					}
 				}
 			},
 			OnBlockDone: func(int) {
@@ -530,6 +539,15 @@ func (s *Server) stepTransfer() {
 				if !s.alive(r) {
 					return
 				}
+				if r.stalled != nil {
+					for _, a := range targets {
+						if !slices.Contains(res.Completed, a) {
+							s.fail(a, dfu.PhaseTransferError, dfu.StatusSuccess, r.stalled)
+						}
+					}
+					s.stepVerify()
+					return
+				}
 				if res.Err != nil {
 					for _, a := range targets {
 						s.fail(a, dfu.PhaseTransferError, dfu.StatusSuccess, fmt.Errorf("%w: %w", dfu.ErrTransfer, res.Err))
@@ -544,7 +562,41 @@ func (s *Server) stepTransfer() {
 			s.fail(a, dfu.PhaseUnknown, dfu.StatusBLOBTransferBusy, fmt.Errorf("%w: %w", dfu.ErrTransfer, err))
 		}
 		s.stepVerify()
+		return
 	}
+	s.watchTransfer(r)
+}
+
+// stallFactor is how many client timeouts a transfer may run without a
+// receiver confirming a new chunk or block before the distributor stops
+// it (watchTransfer).
+const stallFactor = 5
+
+// watchTransfer bounds the transfer step: the BLOB client loses a target
+// that stops answering, but a target that answers while loss keeps every
+// repair from landing would keep the transfer going for ever. When no
+// receiver confirmed anything new for stallFactor client timeouts, the
+// transfer is cancelled: the receivers that hold the whole image go on
+// to verification, the others fail with the reason.
+func (s *Server) watchTransfer(r *distRun) {
+	r.confirmed, r.progressAt = map[mesh.Address]int{}, s.clk.Now()
+	limit := stallFactor * s.clientTimeout()
+	var check func()
+	check = func() {
+		if !s.alive(r) || r.step != "transfer" || s.bcli.State() == blob.ClientIdle {
+			return
+		}
+		if idle := s.clk.Now().Sub(r.progressAt); idle < limit || s.phase == PhaseTransferSuspended {
+			s.clk.AfterFunc(max(limit-idle, time.Second), check)
+			return
+		}
+		r.stalled = fmt.Errorf("%w: no receiver confirmed a new chunk for %v", dfu.ErrTransfer, limit)
+		s.log.Warn("dfd: server: transfer stalled", slog.Duration("for", limit))
+		if err := s.bcli.Cancel(); err != nil {
+			s.log.Warn("dfd: server: cancel a stalled transfer", slog.Any("err", err))
+		}
+	}
+	s.clk.AfterFunc(limit, check)
 }
 
 // stepVerify polls Firmware Update Get until no receiver is still
