@@ -254,12 +254,14 @@ func (s *Server) clientTimeout() time.Duration {
 
 // persist runs one request of a step (send) to targets in rounds until
 // each has an outcome: a target whose request went unanswered
-// (dfu.ErrTimeout) is asked again, a poll interval later, until deadline;
-// after that its timeout is final. again, when set, says which targets are asked again
-// (nil: all). each gets every final outcome; done runs once, when every
-// target has one.
-func persist[T any](s *Server, r *distRun, targets []mesh.Address, deadline time.Time, again func(mesh.Address) bool,
+// (dfu.ErrTimeout) is asked again, a poll interval later, until budget
+// has passed since its first unanswered request, and before until (zero:
+// no limit); after that its timeout is final. again, when set, says which targets are asked again (nil:
+// all). each gets every final outcome; done runs once, when every target
+// has one.
+func persist[T any](s *Server, r *distRun, targets []mesh.Address, budget time.Duration, until time.Time, again func(mesh.Address) bool,
 	send func([]mesh.Address, func(mesh.Address, T, error), func()), each func(mesh.Address, T, error), done func()) {
+	first := map[mesh.Address]time.Time{}
 	var round func([]mesh.Address)
 	round = func(ts []mesh.Address) {
 		var silent []mesh.Address
@@ -267,9 +269,15 @@ func persist[T any](s *Server, r *distRun, targets []mesh.Address, deadline time
 			if !s.alive(r) {
 				return
 			}
-			if errors.Is(err, dfu.ErrTimeout) && s.clk.Now().Before(deadline) && (again == nil || again(a)) {
-				silent = append(silent, a)
-				return
+			if errors.Is(err, dfu.ErrTimeout) && (again == nil || again(a)) {
+				now := s.clk.Now()
+				if _, ok := first[a]; !ok {
+					first[a] = now
+				}
+				if now.Sub(first[a]) < budget && (until.IsZero() || now.Before(until)) {
+					silent = append(silent, a)
+					return
+				}
 			}
 			each(a, m, err)
 		}, func() {
@@ -439,10 +447,11 @@ func (s *Server) stepStart() {
 		}
 		s.ucli.Start(ts, s.startParams(), cb, done)
 	}
-	// Silent targets are asked again for half the BLOB servers' timeout
-	// at most: the first ones started wait that long for Transfer Start.
+	// Silent targets are asked again within half the BLOB servers'
+	// timeout from the step's start: the first ones started wait no
+	// longer than the timeout for Transfer Start.
 	half := 5 * time.Second * time.Duration(int(s.dist.Start.TimeoutBase)+1)
-	persist(s, r, addrsOf(targets), began.Add(half), nil, start, func(a mesh.Address, st *dfu.UpdateStatus, err error) {
+	persist(s, r, addrsOf(targets), half, began.Add(half), nil, start, func(a mesh.Address, st *dfu.UpdateStatus, err error) {
 		switch {
 		case err != nil:
 			s.failFromErr(a, dfu.PhaseUnknown, err)
@@ -604,11 +613,11 @@ func (s *Server) watchTransfer(r *distRun) {
 func (s *Server) stepVerify() {
 	r := s.run
 	s.setStep(r, "verify")
-	// A receiver that does not answer is asked again in the next round
-	// until the step is older than the client timeout (and the verify
-	// timeout).
-	deadline := s.clk.Now().Add(max(s.cfg.VerifyTimeout, s.clientTimeout()))
+	// A receiver that does not answer is asked again in the next rounds
+	// until the client timeout has passed since its first unanswered Get.
+	deadline := s.clk.Now().Add(s.cfg.VerifyTimeout)
 	silent := map[mesh.Address]error{}
+	since := map[mesh.Address]time.Time{}
 	var round func()
 	round = func() {
 		r.timer = nil
@@ -617,8 +626,13 @@ func (s *Server) stepVerify() {
 				return
 			}
 			delete(silent, a)
+			if err == nil {
+				delete(since, a)
+			} else if _, ok := since[a]; !ok {
+				since[a] = s.clk.Now()
+			}
 			switch {
-			case errors.Is(err, dfu.ErrTimeout) && s.clk.Now().Before(deadline):
+			case errors.Is(err, dfu.ErrTimeout) && s.clk.Now().Sub(since[a]) < s.clientTimeout():
 				silent[a] = err
 			case err != nil:
 				s.failFromErr(a, dfu.PhaseUnknown, err)
@@ -639,13 +653,13 @@ func (s *Server) stepVerify() {
 			if !s.alive(r) {
 				return
 			}
-			waiting := len(silent) > 0
+			waiting := false
 			for _, rv := range s.active() {
 				if rv.Phase != dfu.PhaseVerificationSucceeded && rv.Phase != dfu.PhaseApplyingUpdate {
 					waiting = true
 				}
 			}
-			if waiting && s.clk.Now().Before(deadline) {
+			if len(silent) > 0 || (waiting && s.clk.Now().Before(deadline)) {
 				r.timer = s.clk.AfterFunc(s.ucli.PollInterval(s.cfg.PollInterval), round)
 				return
 			}
@@ -689,7 +703,7 @@ func (s *Server) stepApply() {
 		s.stepConfirm()
 		return
 	}
-	persist(s, r, targets, s.clk.Now().Add(s.clientTimeout()), s.answersAfterApply, s.ucli.Apply, func(a mesh.Address, st *dfu.UpdateStatus, err error) {
+	persist(s, r, targets, s.clientTimeout(), time.Time{}, s.answersAfterApply, s.ucli.Apply, func(a mesh.Address, st *dfu.UpdateStatus, err error) {
 		rv := s.receiver(a)
 		var se *dfu.StatusError
 		switch {
@@ -723,7 +737,7 @@ func (s *Server) stepConfirm() {
 			targets = append(targets, rv.Address)
 		}
 	}
-	persist(s, r, targets, s.clk.Now().Add(s.clientTimeout()), s.answersAfterApply, s.ucli.Information, func(a mesh.Address, list []dfu.FirmwareInformation, err error) {
+	persist(s, r, targets, s.clientTimeout(), time.Time{}, s.answersAfterApply, s.ucli.Information, func(a mesh.Address, list []dfu.FirmwareInformation, err error) {
 		rv := s.receiver(a)
 		if rv == nil {
 			return
