@@ -232,6 +232,9 @@ type Server struct {
 	netKey      uint16
 	blocks      ChunkSet // Blocks Not Received
 	writer      Writer
+	// refused is the BLOB ID whose Transfer Start storage or the owner
+	// refused (Internal Error, then Inactive); 0: none.
+	refused uint64
 
 	// The current block (number 0xFFFF until a Block Start).
 	block      uint16
@@ -339,6 +342,7 @@ func (s *Server) Prepare(id uint64, ttl uint8, timeoutBase uint16) error {
 	s.closeWriter()
 	s.stopTimers()
 	s.id, s.ttl, s.timeoutBase = id, ttl, timeoutBase
+	s.refused = 0
 	s.xfer = ServerTransfer{ID: id}
 	s.block, s.chunkSize = notSet, notSet
 	s.blocks.Reset(0)
@@ -583,6 +587,10 @@ func (s *Server) handleTransferStart(ctx *access.Context, p []byte) {
 // Invalid Parameter for a block count the server cannot report.
 func (s *Server) transferStartStatus(m *TransferStart) Status {
 	switch {
+	case s.phase == PhaseInactive && s.refused != 0 && m.ID == s.refused:
+		// A repeat of the Transfer Start it refused (the client missed the
+		// answer): the same answer, not Wrong Phase.
+		return StatusInternalError
 	case s.phase == PhaseInactive:
 		return StatusWrongPhase
 	case m.ID != s.id:
@@ -630,6 +638,7 @@ func (s *Server) startTransfer(ctx *access.Context, m *TransferStart) Status {
 	if err != nil {
 		s.log.Warn("blob: server: transfer refused", slog.Any("err", err))
 		s.cancel(fmt.Errorf("blob: server: start: %w", err))
+		s.refused = m.ID
 		return StatusInternalError
 	}
 	s.writer = w

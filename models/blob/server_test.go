@@ -314,6 +314,21 @@ func TestServer_StatusCodes(t *testing.T) {
 		if st, _ := r.status(start(ModePush)); st != StatusInternalError || r.srv.Phase() != PhaseInactive {
 			t.Errorf("refused start: %s in %s", st, r.srv.Phase())
 		}
+		// A client that missed the answer sends the same Transfer Start
+		// again: it gets the same refusal, not Wrong Phase.
+		if st, _ := r.status(start(ModePush)); st != StatusInternalError || r.srv.Phase() != PhaseInactive {
+			t.Errorf("repeated refused start: %s in %s", st, r.srv.Phase())
+		}
+		other := start(ModePush)
+		other.ID++
+		if st, _ := r.status(other); st != StatusWrongPhase {
+			t.Errorf("another BLOB ID while Inactive: %s, want Wrong Phase", st)
+		}
+		// Prepared again, the server tries its storage again.
+		r.srv.Prepare(testID, 4, 0)
+		if r.srv.Phase() != PhaseWaitingForStart {
+			t.Errorf("prepared after a refusal: %s", r.srv.Phase())
+		}
 	})
 }
 
