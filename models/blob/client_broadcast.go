@@ -374,13 +374,43 @@ func (rt *roundtrip) onTimeout() {
 	case rt.attempt < rt.c.strat.Attempts:
 		rt.send()
 	default:
-		silent := rt.pending
-		rt.pending = nil
-		for _, t := range silent {
+		// Attempts are spent: while the step is younger than half the
+		// servers' inactivity timeout, the silent targets are asked
+		// again after a growing pause (loss comes in bursts longer than
+		// the attempts); then they are lost. A longer wait would let the
+		// targets that did answer time out meanwhile.
+		now, limit := rt.c.clk.Now(), rt.c.serverTimeout()/2
+		keep := rt.pending[:0]
+		var lost []*cliTarget
+		for _, t := range rt.pending {
+			if now.Sub(rt.begun) < limit {
+				keep = append(keep, t)
+			} else {
+				lost = append(lost, t)
+			}
+		}
+		rt.pending = keep
+		for _, t := range lost {
 			rt.c.lose(t, &LostError{Target: t.addr, Step: rt.step, Attempts: rt.attempt, Timeout: true})
 		}
-		rt.finish()
+		rt.prune()
+		if len(rt.pending) == 0 {
+			rt.finish()
+			return
+		}
+		pause := min(time.Duration(rt.attempt-rt.c.strat.Attempts+1)*time.Second, maxSilentPause)
+		rt.armFunc(pause, rt.send)
 	}
+}
+
+// maxSilentPause caps the pause before a silent target is asked again
+// once a step's Attempts are spent.
+const maxSilentPause = 8 * time.Second
+
+// serverTimeout is the targets' inactivity timeout, 10 s·(Timeout Base
+// + 1) (blob.md §10).
+func (c *Client) serverTimeout() time.Duration {
+	return 10 * time.Second * time.Duration(int(c.cfg.TimeoutBase)+1)
 }
 
 // prune drops targets lost meanwhile (by another step).
