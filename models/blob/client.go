@@ -824,7 +824,9 @@ func (c *Client) blindTransferStart() bool {
 // reports whether it is through the step.
 func (c *Client) onTransferStartStatus(t *cliTarget, st *TransferStatus) bool {
 	if st.Status != StatusSuccess {
-		c.loseStatus(t, "Transfer Status", st.Status)
+		// The phase tells the owner why: Wrong Phase from an Inactive
+		// server is one that gave up waiting for Transfer Start.
+		c.lose(t, &LostError{Target: t.addr, Step: "Transfer Status", Status: st.Status, Phase: st.Phase})
 		return true
 	}
 	if st.HasID && st.ID != c.xfer.ID {

@@ -28,6 +28,11 @@ type distRun struct {
 	confirmed  map[mesh.Address]int // chunks and blocks each receiver confirmed
 	progressAt time.Time            // when a receiver last confirmed more
 	stalled    error                // why the transfer was stopped
+
+	// Receivers whose BLOB server gave up waiting for Transfer Start,
+	// to be started again once (startAgain).
+	again        []mesh.Address
+	startedAgain bool
 }
 
 func (s *Server) setPhase(p Phase) {
@@ -534,6 +539,15 @@ func (s *Server) stepTransfer() {
 				if !s.alive(r) {
 					return
 				}
+				if !r.startedAgain && !le.Timeout && le.Status == blob.StatusWrongPhase && le.Phase == blob.PhaseInactive {
+					// Its BLOB server gave up waiting for Transfer Start
+					// (a long Start step under loss; its Firmware Update
+					// Server is in Transfer Error): Firmware Update Start
+					// with the same parameters resumes it (MshDFU §6.1.3).
+					r.again = append(r.again, le.Target)
+					s.setReceiver(le.Target, dfu.PhaseTransferError, dfu.StatusSuccess)
+					return
+				}
 				if rv := s.receiver(le.Target); rv != nil && !le.Timeout {
 					rv.TransferStatus = le.Status
 				}
@@ -559,8 +573,14 @@ func (s *Server) stepTransfer() {
 				}
 				if res.Err != nil {
 					for _, a := range targets {
-						s.fail(a, dfu.PhaseTransferError, dfu.StatusSuccess, fmt.Errorf("%w: %w", dfu.ErrTransfer, res.Err))
+						if !slices.Contains(r.again, a) {
+							s.fail(a, dfu.PhaseTransferError, dfu.StatusSuccess, fmt.Errorf("%w: %w", dfu.ErrTransfer, res.Err))
+						}
 					}
+				}
+				if len(r.again) > 0 {
+					s.startAgain(r)
+					return
 				}
 				s.stepVerify()
 			},
@@ -574,6 +594,15 @@ func (s *Server) stepTransfer() {
 		return
 	}
 	s.watchTransfer(r)
+}
+
+// startAgain runs the Start and transfer steps once more for the
+// receivers whose BLOB server had given up waiting for Transfer Start;
+// the others are asked too and answer with the phase they reached.
+func (s *Server) startAgain(r *distRun) {
+	s.log.Info("dfd: server: starting receivers again", slog.Int("receivers", len(r.again)))
+	r.startedAgain, r.again = true, nil
+	s.stepStart()
 }
 
 // stallFactor is how many client timeouts a transfer may run without a
