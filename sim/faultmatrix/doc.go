@@ -7,14 +7,15 @@
 // affected ones end with a named reason, no applied image is corrupted and
 // nothing hangs.
 //
-// The short form runs in the default `go test`: one hop, a representative
-// subset. The long form runs every cell on one hop and in a building with
+// The short form runs in the default `go test`: every cell on one hop.
+// The long form runs every cell on one hop and in a building with
 // relays:
 //
 //	go test ./sim/faultmatrix -matrix.long
 //	MESHDFU_LONG=1 go test ./sim/faultmatrix
 //
-// Cells known to fail today are listed in the test's knownFailures table
-// with their reason; they are run and reported but do not fail the test.
+// Every cell is required except those listed, one by one with their
+// reason, in the test's knownFailures table; those are run and reported
+// but do not fail the test.
 // docs/reliability.md has the results.
 package faultmatrix

@@ -108,24 +108,14 @@ func allCells() []cell {
 
 // knownFailures are cells that fail today, by key, with the reason. They
 // run and print their outcome but do not fail the test; a known failure
-// that passes is reported so the entry can go. Matching is by prefix of
-// the key, so "building | 50% " covers both loss kinds' rows of 50 %.
+// that passes is reported so the entry can go. Every other cell is
+// required. Matching is by prefix of the key, so "building | 50% " would
+// cover both loss kinds' rows of 50 %.
 var knownFailures = map[string]string{}
 
-// underWork is the reason the cells with heavy (30 % and more) or bursty
-// loss are recorded but not required: the clients' pacing under such loss
-// is being reworked, and their outcome moves with it. Required today:
-// 0 % and 10 % independent loss, and 0 % in the bursty rows.
-const underWork = "heavy or bursty loss: pacing under rework, outcome recorded, not required yet"
-
 func knownFailure(key string) (string, bool) {
-	for _, heavy := range []string{"| 30% ", "| 50% ", "| 10% bursty"} {
-		if strings.Contains(key, heavy) {
-			if why, ok := knownFailures[key]; ok {
-				return why, true
-			}
-			return underWork, true
-		}
+	if why, ok := knownFailures[key]; ok {
+		return why, true
 	}
 	for k, why := range knownFailures {
 		if strings.HasPrefix(key, k) {
