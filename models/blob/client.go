@@ -292,6 +292,8 @@ type Client struct {
 	passes    int                       // sends of the block's first pass
 	sarFirst  int                       // SAR passes of each chunk in the first pass (0: no SAR repetition)
 	sarRepair int                       // SAR passes of each chunk in repair passes
+	measured  bool                      // the block's first pass gave a loss estimate (updateLoss)
+	badRepair int                       // repair passes in a row the median target mostly missed
 	sarSaved  *transport.SARTransmitter // the node's SAR state before the client changed it
 	early     int                       // 1 + the block whose first pass was confirmed with Transfer Get
 	pass      ChunkSet
@@ -923,6 +925,7 @@ func (c *Client) startBlock(b int) {
 		t.missing = FullChunkSet(c.nChunks)
 	}
 	c.firstPass = true
+	c.measured, c.badRepair = false, 0
 	c.repeats = 0
 	if c.multicast && c.sarFirst == 0 {
 		c.repeats = c.strat.passRepeats(c.loss, ChunkSegments(int(c.chunkSize)), c.nChunks) - 1

@@ -25,9 +25,9 @@ type distRun struct {
 	timer   mesh.Timer
 
 	// The transfer's progress watch (watchTransfer).
-	confirmed  map[mesh.Address]int // chunks and blocks each receiver confirmed
-	progressAt time.Time            // when a receiver last confirmed more
-	stalled    error                // why the transfer was stopped
+	confirmed  map[mesh.Address]uint64 // confirmedMeasure of each receiver
+	progressAt time.Time               // when a receiver last confirmed more
+	stalled    error                   // why the transfer was stopped
 
 	// Receivers whose BLOB server gave up waiting for Transfer Start,
 	// to be started again once (startAgain).
@@ -524,7 +524,7 @@ func (s *Server) stepTransfer() {
 			OnProgress: func(p blob.TargetProgress) {
 				if rv := s.receiver(p.Target); s.alive(r) && rv != nil && !rv.Failed {
 					s.takeProgress(rv, p)
-					if n := p.BlocksDone*(p.Chunks+1) + p.ChunksDone; n > r.confirmed[p.Target] {
+					if n := confirmedMeasure(p); n > r.confirmed[p.Target] {
 						r.confirmed[p.Target], r.progressAt = n, s.clk.Now()
 					}
 				}
@@ -605,6 +605,17 @@ func (s *Server) startAgain(r *distRun) {
 	s.stepStart()
 }
 
+// confirmedMeasure grows with every chunk or block a receiver confirms:
+// the octets of its whole blocks, then the per mille of the current
+// block's chunks (block sizes and chunk counts differ between blocks).
+func confirmedMeasure(p blob.TargetProgress) uint64 {
+	m := p.OctetsDone * 1001
+	if p.Chunks > 0 && p.ChunksDone < p.Chunks {
+		m += uint64(1000 * p.ChunksDone / p.Chunks)
+	}
+	return m
+}
+
 // stallFactor is how many client timeouts a transfer may run without a
 // receiver confirming a new chunk or block before the distributor stops
 // it (watchTransfer).
@@ -617,7 +628,7 @@ const stallFactor = 5
 // transfer is cancelled: the receivers that hold the whole image go on
 // to verification, the others fail with the reason.
 func (s *Server) watchTransfer(r *distRun) {
-	r.confirmed, r.progressAt = map[mesh.Address]int{}, s.clk.Now()
+	r.confirmed, r.progressAt = map[mesh.Address]uint64{}, s.clk.Now()
 	limit := stallFactor * s.clientTimeout()
 	var check func()
 	check = func() {
