@@ -13,8 +13,9 @@ import (
 // file (size, hash, signature) before apply, and Apply checks it once more
 // from storage, so an image that changed after verification is not
 // installed: a flipped octet (the file's CRC), an image swapped under
-// valid framing (the hash), and a key other than the owner's (the
-// signature) each fail with their error and Apply returns no Firmware ID.
+// valid framing (the hash), a key other than the owner's (the signature)
+// and an empty BLOB each fail with their error and Apply returns no
+// Firmware ID.
 func TestFirmware_ApplyVerifiesAgain(t *testing.T) {
 	pub, priv, err := fw.GenerateKey(bytes.NewReader(bytes.Repeat([]byte{9}, 64)))
 	if err != nil {
@@ -57,6 +58,7 @@ func TestFirmware_ApplyVerifiesAgain(t *testing.T) {
 		{"octet flipped in storage", func() []byte { b := bytes.Clone(stored); b[len(b)/2] ^= 0x01; return b }(), pub, fw.ErrImageFile},
 		{"image swapped, framing valid", file(swapped), pub, fw.ErrHashMismatch},
 		{"other owner's key", stored, otherPub, fw.ErrBadSignature},
+		{"empty BLOB (a 0-octet transfer)", []byte{}, pub, fw.ErrImageFile},
 	} {
 		f := &dfu.Firmware{PublicKey: tc.key, Data: func(uint64) []byte { return tc.data }}
 		if err := f.Verify(0, meta, 1); !errors.Is(err, tc.want) {
