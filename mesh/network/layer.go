@@ -58,6 +58,10 @@ type Config struct {
 	// delivered too (and relayed as usual), so the Friend can queue them
 	// (Mesh Protocol v1.1 §3.5.5). nil: none.
 	ForLPN func(mesh.Address) bool
+	// Memo, when set, shares the results of decrypting received PDUs with
+	// the other layers that hold it (a simulator's nodes on one
+	// executor; see OpenMemo). nil: every PDU is decrypted here.
+	Memo *OpenMemo
 }
 
 // Rx is a network PDU delivered to the node.
@@ -132,6 +136,7 @@ type Layer struct {
 	deliver    func(*Rx)
 
 	cache *Cache
+	memo  *OpenMemo
 	stats Stats
 
 	rx    Rx
@@ -203,6 +208,7 @@ func New(cfg Config) *Layer {
 		size = DefaultCacheSize
 	}
 	l.cache = NewCache(size)
+	l.memo = cfg.Memo
 	return l
 }
 
@@ -267,7 +273,7 @@ func (l *Layer) Receive(pdu []byte) {
 		match *Candidate
 	)
 	for i := range cands {
-		h, tp, err = cands[i].Credentials.Open(l.rxBuf[:0], pdu, ivIndex)
+		h, tp, err = l.memo.open(cands[i].Credentials, l.rxBuf[:0], pdu, ivIndex)
 		if err != ErrAuth { // authenticated (maybe with bad addresses), or malformed
 			match = &cands[i]
 			break

@@ -96,6 +96,10 @@ type Config struct {
 	RPLSize int
 	// NetworkCacheSize is the network message cache size; 0: the default.
 	NetworkCacheSize int
+	// NetworkMemo, when set, is shared with other nodes run on the same
+	// executor so that a PDU they all hear is decrypted once
+	// (network.OpenMemo; the simulator sets it). nil: none.
+	NetworkMemo *network.OpenMemo
 	// IVTestMode removes the 96-hour IV Update limits.
 	IVTestMode bool
 	// NoBeacons turns the Secure Network beacon service off whatever the
@@ -270,6 +274,7 @@ func (n *Node) build() error {
 		RelayRetransmit: f.RelayRetransmit,
 		Relay:           f.Relay == config.FeatureEnabled,
 		CacheSize:       c.NetworkCacheSize,
+		Memo:            c.NetworkMemo,
 		IsLocal:         n.IsLocal,
 		Deliver:         n.deliverNetwork,
 		// A Low Power node in a friendship takes its messages from its

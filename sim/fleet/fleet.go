@@ -12,6 +12,7 @@ import (
 	"github.com/meshdfu/meshdfu/mesh/cdb"
 	"github.com/meshdfu/meshdfu/mesh/config"
 	"github.com/meshdfu/meshdfu/mesh/crypto"
+	"github.com/meshdfu/meshdfu/mesh/network"
 	"github.com/meshdfu/meshdfu/mesh/node"
 	"github.com/meshdfu/meshdfu/mesh/transport"
 	"github.com/meshdfu/meshdfu/sim"
@@ -159,6 +160,9 @@ type Fleet struct {
 
 	members    []*member
 	captureErr error
+	// memo lets the nodes, which all run on the engine's one executor,
+	// decrypt each PDU they hear once between them.
+	memo network.OpenMemo
 }
 
 // member is one simulated node and what outlives its reboots.
@@ -418,6 +422,7 @@ func (f *Fleet) boot(i int) error {
 		SARTx:            f.cfg.SARTx,
 		SARRx:            f.cfg.SARRx,
 		NetworkCacheSize: f.cfg.NetworkCacheSize,
+		NetworkMemo:      &f.memo,
 		NoBeacons:        !f.cfg.Beacons,
 		MaxRxMessages:    f.cfg.MaxRxMessages,
 		MaxTxMessages:    f.cfg.MaxTxMessages,
