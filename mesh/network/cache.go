@@ -21,14 +21,22 @@ type cacheKey struct {
 // (SRC, SEQ, IV Index) keys that forgets the oldest entry when full. Keys
 // do not involve TTL or NetMIC, which change when a PDU is relayed. It is
 // an open-addressing hash table (linear probing, backward-shift deletion)
-// over a ring of entries in insertion order, so Contains and Add allocate
-// nothing.
+// that holds the keys themselves, plus a ring of slot numbers in insertion
+// order, so Contains and Add allocate nothing and a lookup reads one
+// or two cache lines (a simulator runs a thousand of these, each cold).
 type Cache struct {
-	ring  []cacheKey // insertion order; ring[head] is the oldest when full
+	slots []cacheSlot
+	ring  []int32 // slot of each entry in insertion order; ring[head] is the oldest when full
 	head  int
 	n     int
-	slots []int32 // index into ring plus one; 0 is empty
 	mask  uint32
+}
+
+// cacheSlot is one hash table slot: a key, and its place in the ring plus
+// one (0: the slot is empty).
+type cacheSlot struct {
+	key cacheKey
+	pos int32
 }
 
 // NewCache returns a cache of size entries (at least 2).
@@ -38,7 +46,7 @@ func NewCache(size int) *Cache {
 	for tableSize < 2*size {
 		tableSize <<= 1
 	}
-	return &Cache{ring: make([]cacheKey, size), slots: make([]int32, tableSize), mask: uint32(tableSize - 1)}
+	return &Cache{ring: make([]int32, size), slots: make([]cacheSlot, tableSize), mask: uint32(tableSize - 1)}
 }
 
 // Size returns the capacity.
@@ -55,22 +63,24 @@ func (c *Cache) home(k cacheKey) uint32 {
 	return h & c.mask
 }
 
-// find returns the slot holding k, or -1.
-func (c *Cache) find(k cacheKey) int {
+// find returns the slot holding k, or -1 and the first empty slot of
+// k's probe run.
+func (c *Cache) find(k cacheKey) (int, uint32) {
 	for i := c.home(k); ; i = (i + 1) & c.mask {
-		s := c.slots[i]
-		if s == 0 {
-			return -1
+		s := &c.slots[i]
+		if s.pos == 0 {
+			return -1, i
 		}
-		if c.ring[s-1] == k {
-			return int(i)
+		if s.key == k {
+			return int(i), i
 		}
 	}
 }
 
 // Contains reports whether the PDU (src, seq, iv) is in the cache.
 func (c *Cache) Contains(src mesh.Address, seq, iv uint32) bool {
-	return c.find(cacheKey{src, seq, iv}) >= 0
+	i, _ := c.find(cacheKey{src, seq, iv})
+	return i >= 0
 }
 
 // Add records the PDU (src, seq, iv) and reports true, or reports false
@@ -78,41 +88,41 @@ func (c *Cache) Contains(src mesh.Address, seq, iv uint32) bool {
 // oldest entry goes.
 func (c *Cache) Add(src mesh.Address, seq, iv uint32) bool {
 	k := cacheKey{src, seq, iv}
-	if c.find(k) >= 0 {
+	i, empty := c.find(k)
+	if i >= 0 {
 		return false
 	}
 	var pos int
 	if c.n == len(c.ring) {
 		pos = c.head
-		c.remove(c.find(c.ring[pos]))
+		c.remove(uint32(c.ring[pos]))
+		// The removal may have emptied or moved slots of k's probe run.
+		_, empty = c.find(k)
 		c.head = (c.head + 1) % len(c.ring)
 	} else {
 		pos = (c.head + c.n) % len(c.ring)
 		c.n++
 	}
-	c.ring[pos] = k
-	i := c.home(k)
-	for c.slots[i] != 0 {
-		i = (i + 1) & c.mask
-	}
-	c.slots[i] = int32(pos + 1)
+	c.slots[empty] = cacheSlot{key: k, pos: int32(pos + 1)}
+	c.ring[pos] = int32(empty)
 	return true
 }
 
 // remove empties slot i and shifts later entries of its probe run back so
 // that every entry stays reachable from its home slot.
-func (c *Cache) remove(i int) {
-	hole := uint32(i)
-	for j := (hole + 1) & c.mask; c.slots[j] != 0; j = (j + 1) & c.mask {
-		h := c.home(c.ring[c.slots[j]-1])
+func (c *Cache) remove(i uint32) {
+	hole := i
+	for j := (hole + 1) & c.mask; c.slots[j].pos != 0; j = (j + 1) & c.mask {
+		h := c.home(c.slots[j].key)
 		// The entry at j may move to hole if its home is not in (hole, j]
 		// cyclically.
 		if (j-h)&c.mask >= (j-hole)&c.mask {
 			c.slots[hole] = c.slots[j]
+			c.ring[c.slots[hole].pos-1] = int32(hole)
 			hole = j
 		}
 	}
-	c.slots[hole] = 0
+	c.slots[hole] = cacheSlot{}
 }
 
 // Reset empties the cache.
