@@ -751,7 +751,14 @@ func (s *Server) stepApply() {
 			s.setReceiver(a, st.Phase, st.Status)
 		case errors.As(err, &se) && se.Status == dfu.StatusWrongPhase && se.Phase == dfu.PhaseIdle:
 			s.setReceiver(a, dfu.PhaseIdle, dfu.StatusSuccess) // applied already: a retried Apply
-		case errors.Is(err, dfu.ErrTimeout) && rv != nil && rv.AdditionalInfo == dfu.InfoUnprovision:
+		case errors.Is(err, dfu.ErrTimeout) && rv != nil:
+			// A target answers Apply and then installs and reboots, so
+			// its answer may be lost for good while it runs the new
+			// firmware (one that unprovisions may not answer at all).
+			// The Confirm step decides (MshDFU §7.1.2.9): it asks for the
+			// Firmware ID it runs, and fails it when that is not the new
+			// one or it does not answer.
+			s.log.Info("dfd: server: no answer to Apply; the Confirm step decides", slog.String("target", a.String()))
 			s.setReceiver(a, dfu.PhaseApplyingUpdate, dfu.StatusSuccess)
 		case err != nil:
 			s.failFromErr(a, dfu.PhaseApplyFailed, err)

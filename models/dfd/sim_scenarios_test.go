@@ -185,6 +185,42 @@ func TestSim_FailingTargets(t *testing.T) {
 	}
 }
 
+// TestSim_ApplyAnswersLost: a target that applies the image but whose
+// answers to Update Apply are all lost (it answers, then reboots into the
+// new firmware) ends Apply Success, since the Confirm step finds the new
+// Firmware ID; a target that never hears Apply ends Apply Failed, since it
+// still runs the old one.
+func TestSim_ApplyAnswersLost(t *testing.T) {
+	w := newWorld(t, scenario{seed: 6, targets: 5, applyLost: []int{3}, applyDeaf: []int{4}})
+	im := makeImage(t, 6, newFWID, w.priv, 2000)
+	w.upload(im)
+	targets := w.targetIndexes()
+	w.addReceivers(targets, 0)
+	w.start(pushStart(0, simGroup))
+	p := w.wait(time.Hour)
+	if p.Status.Phase != dfd.PhaseCompleted {
+		t.Fatalf("phase %v", p.Status.Phase)
+	}
+	var ok []int
+	for _, r := range w.srv.Receivers() {
+		switch i := w.f.Index(r.Address); i {
+		case 4:
+			if !r.Failed || r.Phase != dfu.PhaseApplyFailed || !strings.Contains(r.Reason, "does not run the new firmware") {
+				t.Errorf("target that missed Apply: %+v", r)
+			}
+			if !bytes.Equal(w.images[i][0].FirmwareID, oldFWID) {
+				t.Errorf("target that missed Apply runs %x", w.images[i][0].FirmwareID)
+			}
+		default:
+			ok = append(ok, i)
+		}
+	}
+	if !contains(ok, 3) {
+		t.Fatal("target 3 is not a receiver")
+	}
+	w.expectApplied(ok, newFWID)
+}
+
 // TestSim_Restart: the distributor's process state is dropped and rebuilt
 // from its stores at half of the BLOB transfer; the distribution
 // completes, finished receivers are left alone, and the air time stays

@@ -91,6 +91,10 @@ type scenario struct {
 	scopeTTL bool
 	// inFlight is the distributor's Update MaxInFlight (0: the default).
 	inFlight int
+	// applyLost are targets whose answers to Update Apply never reach
+	// the distributor (they go to an address nobody has); applyDeaf are
+	// targets that never hear Update Apply.
+	applyLost, applyDeaf []int
 }
 
 type world struct {
@@ -300,9 +304,27 @@ func (w *world) newTarget(i int) *dfu.Server {
 	if err != nil {
 		w.t.Fatal(err)
 	}
+	lost, deaf := contains(w.sc.applyLost, i), contains(w.sc.applyDeaf, i)
+	for k, op := range s.Model().Ops {
+		if op.Opcode != dfu.OpUpdateApply || (!lost && !deaf) {
+			continue
+		}
+		h := op.Handler
+		s.Model().Ops[k].Handler = func(ctx *access.Context, p []byte) {
+			if deaf {
+				return
+			}
+			c := *ctx
+			c.Src = nowhere
+			h(&c, p)
+		}
+	}
 	w.tsrv[i] = s
 	return s
 }
+
+// nowhere is a unicast address no node of a test network has.
+const nowhere mesh.Address = 0x7ff0
 
 func (w *world) rebootTarget(i int) {
 	if err := w.f.Reboot(i); err != nil {

@@ -364,7 +364,6 @@ func (c *Client) updApply() {
 		if !c.alive(r) {
 			return
 		}
-		info := r.results[r.byAddr[a]].AdditionalInfo
 		var se *StatusError
 		switch {
 		case err == nil && st.Phase == PhaseApplyingUpdate:
@@ -372,8 +371,11 @@ func (c *Client) updApply() {
 		case errors.As(err, &se) && se.Status == StatusWrongPhase && se.Phase == PhaseIdle:
 			// A retried Apply reached a target that already applied.
 			c.setTarget(r, a, PhaseIdle, StatusSuccess, nil)
-		case errorsIsTimeout(err) && info == InfoUnprovision:
-			// It may have unprovisioned itself already (§7.1.2.6).
+		case errorsIsTimeout(err):
+			// It may have applied with its answer lost, since it reboots
+			// after answering, or unprovisioned itself already
+			// (§7.1.2.6): the Confirm step decides from the Firmware ID
+			// it runs, or its silence when it unprovisions.
 			c.setTarget(r, a, PhaseApplyingUpdate, StatusSuccess, nil)
 		case err != nil:
 			c.fail(r, a, PhaseApplyFailed, StatusSuccess, err)
