@@ -740,8 +740,13 @@ func (c *Client) Wait(dst mesh.Address, onProgress func(Progress), end func(Prog
 				}
 			})
 		})
-		if err != nil {
-			end(Progress{}, err)
+		switch {
+		case errors.Is(err, ErrBusy):
+			// The caller's own Distribution request (a Start that resumes,
+			// say) awaits the same status: poll after it.
+			c.cfg.Clock.AfterFunc(c.pollInterval(dst), round)
+		case err != nil:
+			end(Progress{Receivers: last}, err)
 		}
 	}
 	round()
