@@ -472,6 +472,10 @@ func (c *Client) updateRepairLoss() bool {
 	if c.sarFirst > 0 {
 		est = estimateLossSAR(m, k, c.sarPasses())
 	}
+	// A pass that every target missed whole reads as a loss near 1,
+	// which sizes nothing useful (and may have another cause: a target
+	// still in an older block rejects every chunk): capped.
+	est = min(est, maxRepairLoss)
 	if est <= c.loss {
 		return false
 	}
@@ -479,6 +483,9 @@ func (c *Client) updateRepairLoss() bool {
 	c.log.Debug("blob client: loss estimate from a repair pass", "loss", c.loss, "targets", len(shares))
 	return true
 }
+
+// maxRepairLoss caps the loss updateRepairLoss estimates.
+const maxRepairLoss = 0.5
 
 // repairMissedShare is the share of a repair pass's chunks the median
 // target must have missed for updateRepairLoss to raise the loss.
