@@ -33,6 +33,10 @@ type distRun struct {
 	// to be started again once (startAgain).
 	again        []mesh.Address
 	startedAgain bool
+
+	// Receivers whose Update Apply went unanswered: the confirm step
+	// decides (stepApply).
+	applySilent map[mesh.Address]error
 }
 
 func (s *Server) setPhase(p Phase) {
@@ -539,11 +543,17 @@ func (s *Server) stepTransfer() {
 				if !s.alive(r) {
 					return
 				}
-				if !r.startedAgain && !le.Timeout && le.Status == blob.StatusWrongPhase && le.Phase == blob.PhaseInactive {
+				if !r.startedAgain && (le.Timeout || le.Status == blob.StatusWrongPhase) {
 					// Its BLOB server gave up waiting for Transfer Start
-					// (a long Start step under loss; its Firmware Update
-					// Server is in Transfer Error): Firmware Update Start
-					// with the same parameters resumes it (MshDFU §6.1.3).
+					// (a long Start step under loss), still waits for
+					// chunks of a block it opened with another chunk size
+					// (a restarted distributor), or it fell silent for
+					// longer than the BLOB client waits (a loss burst).
+					// By the time the others are done its server has
+					// suspended and its Firmware Update Server is in
+					// Transfer Error, and Firmware Update Start with the
+					// same parameters resumes it (MshDFU §6.1.3): one more
+					// chance, once.
 					r.again = append(r.again, le.Target)
 					s.setReceiver(le.Target, dfu.PhaseTransferError, dfu.StatusSuccess)
 					return
@@ -731,6 +741,7 @@ func (s *Server) stepVerify() {
 // the image (and, after a restart, to those already applying).
 func (s *Server) stepApply() {
 	r := s.run
+	r.applySilent = map[mesh.Address]error{}
 	s.setStep(r, "apply")
 	var targets []mesh.Address
 	for _, rv := range s.active() {
@@ -759,6 +770,12 @@ func (s *Server) stepApply() {
 			// Firmware ID it runs, and fails it when that is not the new
 			// one or it does not answer.
 			s.log.Info("dfd: server: no answer to Apply; the Confirm step decides", slog.String("target", a.String()))
+			s.setReceiver(a, dfu.PhaseApplyingUpdate, dfu.StatusSuccess)
+		case errors.Is(err, dfu.ErrTimeout):
+			// It may have applied and only its answers were lost: the
+			// confirm step's Information Get tells (the Firmware ID it
+			// runs), with the Apply's silence in the reason if not.
+			r.applySilent[a] = err
 			s.setReceiver(a, dfu.PhaseApplyingUpdate, dfu.StatusSuccess)
 		case err != nil:
 			s.failFromErr(a, dfu.PhaseApplyFailed, err)
@@ -798,10 +815,14 @@ func (s *Server) stepConfirm() {
 			return
 		}
 		switch {
+		case err != nil && r.applySilent[a] != nil:
+			s.fail(a, dfu.PhaseApplyFailed, dfu.StatusSuccess, fmt.Errorf("%w: %w, then %w", dfu.ErrApplyFailed, r.applySilent[a], err))
 		case err != nil:
 			s.fail(a, dfu.PhaseApplyFailed, dfu.StatusSuccess, fmt.Errorf("%w: %w", dfu.ErrApplyFailed, err))
 		case int(rv.ImageIndex) < len(list) && bytes.Equal(list[rv.ImageIndex].FirmwareID, s.dist.FirmwareID):
 			s.setReceiver(a, dfu.PhaseApplySuccess, dfu.StatusSuccess)
+		case r.applySilent[a] != nil:
+			s.fail(a, dfu.PhaseApplyFailed, dfu.StatusSuccess, fmt.Errorf("%w: %w, and image %d does not run the new firmware", dfu.ErrApplyFailed, r.applySilent[a], rv.ImageIndex))
 		default:
 			s.fail(a, dfu.PhaseApplyFailed, dfu.StatusSuccess, fmt.Errorf("%w: image %d does not run the new firmware", dfu.ErrApplyFailed, rv.ImageIndex))
 		}
