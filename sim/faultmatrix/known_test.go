@@ -6,13 +6,16 @@ package faultmatrix
 const (
 	whyStalled = "over relays at this loss no receiver confirms a new chunk of the first block for 5 client timeouts " +
 		"(a group chunk needs every segment through every hop), so the distributor stops the transfer: healthy targets end Transfer Error with that reason"
-	whyStartWindow = "over relays at 50 % bursty loss the Firmware Update Start step outlasts the targets' wait for Transfer Start, " +
+	whyStartWindow = "over relays at 30–50 % loss the Firmware Update Start step outlasts the targets' wait for Transfer Start, " +
 		"again after the one restart of the Start step: Transfer Start answered Wrong Phase by an Inactive BLOB server"
 	whyStartSilent = "a target three hops away misses every copy of the segmented Firmware Update Start (12 segments) within the Start step's window " +
 		"(half the BLOB servers' timeout)"
-	whyBLOBSilent  = "the BLOB client loses a healthy target whose answers stay in a loss burst for half the servers' inactivity timeout (Block Get)"
-	whyApplySilent = "the target applied, but its answers to the distributor stay in a loss burst for longer than the client timeout: " +
-		"Update Apply unanswered, reported Apply Failed"
+	whyBLOBSilent = "the BLOB client loses a healthy target whose answers stay in a loss burst for half the servers' inactivity timeout (Block Get), " +
+		"again in the second transfer after another Firmware Update Start"
+	whyApplySilent = "Update Apply stays unanswered for the client timeout in a loss burst, and the confirm step finds the old firmware running: " +
+		"the Apply never reached the target"
+	whyBlockWrongPhase = "after the distributor restart a target stays in a block it opened with another chunk size (Block Start answered Wrong Phase), " +
+		"also in the second transfer"
 )
 
 // The cells that fail today (seed 1), from a long run
@@ -20,58 +23,47 @@ const (
 // each with the first problem it showed.
 func init() {
 	for k, why := range map[string]string{
-		"building | 30% bursty | dist-restart@25%":    whyStalled,
-		"building | 30% bursty | dist-restart@50%":    whyStalled,
-		"building | 30% bursty | dist-restart@75%":    whyStalled,
-		"building | 30% bursty | none":                whyStartSilent,
-		"building | 30% bursty | offline":             whyStalled,
-		"building | 30% bursty | power-cut":           whyStartSilent,
-		"building | 30% bursty | reboot@apply":        whyStartSilent,
-		"building | 30% bursty | reboot@transfer":     whyStalled,
-		"building | 30% bursty | reboot@verify":       whyStartSilent,
-		"building | 30% bursty | target-full":         whyStartSilent,
-		"building | 30% bursty | upload-cut/inband":   whyStalled,
-		"building | 30% bursty | upload-cut/oob":      whyStalled,
-		"building | 30% indep | dist-restart@25%":     whyStalled,
-		"building | 30% indep | dist-restart@50%":     whyStalled,
-		"building | 30% indep | upload-cut/oob":       whyStalled,
-		"building | 50% bursty | dist-restart@25%":    whyStartWindow,
-		"building | 50% bursty | dist-restart@50%":    whyStartWindow,
-		"building | 50% bursty | dist-restart@75%":    whyStartWindow,
-		"building | 50% bursty | none":                whyStartWindow,
-		"building | 50% bursty | offline":             whyStartWindow,
-		"building | 50% bursty | power-cut":           whyStartWindow,
-		"building | 50% bursty | reboot@apply":        whyStartWindow,
-		"building | 50% bursty | reboot@transfer":     whyStartWindow,
-		"building | 50% bursty | reboot@verify":       whyStartWindow,
-		"building | 50% bursty | target-full":         whyStartWindow,
-		"building | 50% bursty | upload-cut/inband":   whyStalled,
-		"building | 50% bursty | upload-cut/oob":      whyStalled,
-		"building | 50% indep | dist-restart@25%":     whyStalled,
-		"building | 50% indep | dist-restart@50%":     whyStalled,
-		"building | 50% indep | dist-restart@75%":     whyStartWindow,
-		"building | 50% indep | none":                 whyStartWindow,
-		"building | 50% indep | offline":              whyStalled,
-		"building | 50% indep | power-cut":            whyStalled,
-		"building | 50% indep | reboot@apply":         whyStartWindow,
-		"building | 50% indep | reboot@transfer":      whyStalled,
-		"building | 50% indep | reboot@verify":        whyStartWindow,
-		"building | 50% indep | target-full":          whyStalled,
-		"building | 50% indep | upload-cut/inband":    whyStalled,
-		"building | 50% indep | upload-cut/oob":       whyStalled,
-		"single-hop | 30% bursty | dist-restart@25%":  whyApplySilent,
-		"single-hop | 30% bursty | dist-restart@50%":  whyBLOBSilent,
-		"single-hop | 50% bursty | dist-restart@25%":  whyBLOBSilent,
-		"single-hop | 50% bursty | dist-restart@50%":  whyBLOBSilent,
-		"single-hop | 50% bursty | dist-restart@75%":  whyBLOBSilent,
-		"single-hop | 50% bursty | none":              whyBLOBSilent,
-		"single-hop | 50% bursty | power-cut":         whyBLOBSilent,
-		"single-hop | 50% bursty | reboot@apply":      whyBLOBSilent,
-		"single-hop | 50% bursty | reboot@transfer":   whyBLOBSilent,
-		"single-hop | 50% bursty | reboot@verify":     whyBLOBSilent,
-		"single-hop | 50% bursty | target-full":       whyBLOBSilent,
-		"single-hop | 50% bursty | upload-cut/inband": whyBLOBSilent,
-		"single-hop | 50% bursty | upload-cut/oob":    whyBLOBSilent,
+		"building | 30% bursty | dist-restart@25%":   whyStalled,
+		"building | 30% bursty | dist-restart@50%":   whyStalled,
+		"building | 30% bursty | dist-restart@75%":   whyStalled,
+		"building | 30% bursty | none":               whyStartSilent,
+		"building | 30% bursty | offline":            whyBLOBSilent,
+		"building | 30% bursty | power-cut":          whyStartSilent,
+		"building | 30% bursty | reboot@apply":       whyStartSilent,
+		"building | 30% bursty | reboot@transfer":    whyStartSilent,
+		"building | 30% bursty | reboot@verify":      whyStartSilent,
+		"building | 30% bursty | target-full":        whyStartSilent,
+		"building | 30% bursty | upload-cut/inband":  whyStalled,
+		"building | 30% bursty | upload-cut/oob":     whyStartWindow,
+		"building | 30% indep | upload-cut/oob":      whyStalled,
+		"building | 50% bursty | dist-restart@25%":   whyStartWindow,
+		"building | 50% bursty | dist-restart@50%":   whyStartWindow,
+		"building | 50% bursty | dist-restart@75%":   whyStartWindow,
+		"building | 50% bursty | none":               whyStartWindow,
+		"building | 50% bursty | offline":            whyStartWindow,
+		"building | 50% bursty | power-cut":          whyStartWindow,
+		"building | 50% bursty | reboot@apply":       whyStartWindow,
+		"building | 50% bursty | reboot@transfer":    whyStartWindow,
+		"building | 50% bursty | reboot@verify":      whyStartWindow,
+		"building | 50% bursty | target-full":        whyStartWindow,
+		"building | 50% bursty | upload-cut/inband":  whyStalled,
+		"building | 50% bursty | upload-cut/oob":     whyStalled,
+		"building | 50% indep | dist-restart@25%":    whyStalled,
+		"building | 50% indep | dist-restart@50%":    whyStalled,
+		"building | 50% indep | dist-restart@75%":    whyStartWindow,
+		"building | 50% indep | none":                whyStartWindow,
+		"building | 50% indep | offline":             whyStalled,
+		"building | 50% indep | power-cut":           whyStalled,
+		"building | 50% indep | reboot@apply":        whyStartWindow,
+		"building | 50% indep | reboot@transfer":     whyStalled,
+		"building | 50% indep | reboot@verify":       whyStartWindow,
+		"building | 50% indep | target-full":         whyStalled,
+		"building | 50% indep | upload-cut/inband":   whyStalled,
+		"building | 50% indep | upload-cut/oob":      whyStalled,
+		"single-hop | 30% bursty | dist-restart@25%": whyApplySilent,
+		"single-hop | 30% bursty | dist-restart@50%": whyBlockWrongPhase,
+		"single-hop | 50% bursty | power-cut":        whyBLOBSilent,
+		"single-hop | 50% bursty | target-full":      whyBLOBSilent,
 	} {
 		knownFailures[k] = why
 	}
