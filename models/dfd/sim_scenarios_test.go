@@ -407,3 +407,57 @@ func TestSim_SuspendResumeCancel(t *testing.T) {
 		}
 	}
 }
+
+// TestSim_SilentReceiverComesBack: a target that goes silent during the
+// verification step for less than the client timeout (10 s·(Timeout Base
+// + 2) + 100 ms·TTL, 2 minutes here) is asked again until it answers and
+// applies, where a few unanswered copies of Firmware Update Get used to
+// drop it; one silent for good ends Transfer Error with its reason, and
+// the distribution still ends.
+func TestSim_SilentReceiverComesBack(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		off  time.Duration // 0: for good
+	}{{"back after 90 s", 90 * time.Second}, {"gone for good", 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, scenario{seed: 11, targets: 4})
+			im := makeImage(t, 11, newFWID, w.priv, 2000)
+			w.upload(im)
+			w.addReceivers(w.targetIndexes(), 0)
+			w.start(pushStart(0, simGroup))
+			verifying := func() bool { return len(w.steps) > 0 && w.steps[len(w.steps)-1].step == "verify" }
+			if !w.f.RunUntil(verifying, time.Hour) {
+				t.Fatalf("no verify step; steps %+v", w.steps)
+			}
+			const silent = 3
+			w.f.PowerOff(silent)
+			if tc.off > 0 {
+				w.f.RunFor(tc.off)
+				if err := w.f.PowerOn(silent); err != nil {
+					t.Fatal(err)
+				}
+				w.tsrv[silent].SetLayer(w.f.Node(silent).Access())
+			}
+			began := w.f.Elapsed()
+			p := w.wait(time.Hour)
+			if p.Status.Phase != dfd.PhaseCompleted {
+				t.Fatalf("phase %v", p.Status.Phase)
+			}
+			var ok []int
+			for _, r := range w.srv.Receivers() {
+				i := w.f.Index(r.Address)
+				if i != silent || tc.off > 0 {
+					ok = append(ok, i)
+					continue
+				}
+				if !r.Failed || !strings.Contains(r.Reason, "no response") {
+					t.Errorf("target silent for good: %+v", r)
+				}
+			}
+			w.expectApplied(ok, newFWID)
+			if took := w.f.Elapsed() - began; tc.off == 0 && took > 10*time.Minute {
+				t.Errorf("the distribution took %v more with a target gone for good", took)
+			}
+		})
+	}
+}
