@@ -263,12 +263,12 @@ func (s *Server) clientTimeout() time.Duration {
 
 // persist runs one request of a step (send) to targets in rounds until
 // each has an outcome: a target whose request went unanswered
-// (dfu.ErrTimeout) is asked again, a poll interval later, until budget
-// has passed since its first unanswered request, and before until (zero:
-// no limit); after that its timeout is final. again, when set, says which targets are asked again (nil:
-// all). each gets every final outcome; done runs once, when every target
-// has one.
-func persist[T any](s *Server, r *distRun, targets []mesh.Address, budget time.Duration, until time.Time, again func(mesh.Address) bool,
+// (dfu.ErrTimeout), or whose outcome again accepts when set, is asked
+// again, a poll interval later, until budget has passed since its first
+// such outcome, and before until (zero: no limit); after that the outcome
+// is final. each gets every final outcome; done runs once, when every
+// target has one.
+func persist[T any](s *Server, r *distRun, targets []mesh.Address, budget time.Duration, until time.Time, again func(mesh.Address, error) bool,
 	send func([]mesh.Address, func(mesh.Address, T, error), func()), each func(mesh.Address, T, error), done func()) {
 	first := map[mesh.Address]time.Time{}
 	var round func([]mesh.Address)
@@ -278,7 +278,7 @@ func persist[T any](s *Server, r *distRun, targets []mesh.Address, budget time.D
 			if !s.alive(r) {
 				return
 			}
-			if errors.Is(err, dfu.ErrTimeout) && (again == nil || again(a)) {
+			if again == nil && errors.Is(err, dfu.ErrTimeout) || again != nil && again(a, err) {
 				now := s.clk.Now()
 				if _, ok := first[a]; !ok {
 					first[a] = now
@@ -323,13 +323,17 @@ func (s *Server) active() []*receiver {
 	return out
 }
 
-// answersAfterApply reports whether receiver a is expected to answer
-// after Apply: one that unprovisions itself falls silent (MshDFU
-// §7.1.2.6), and its silence is the answer.
-func (s *Server) answersAfterApply(a mesh.Address) bool {
+// silentAfterApply reports whether receiver a did not answer (err) while
+// it is expected to answer after Apply: one that unprovisions itself
+// falls silent (MshDFU §7.1.2.6), and its silence is the answer.
+func (s *Server) silentAfterApply(a mesh.Address, err error) bool {
 	rv := s.receiver(a)
-	return rv == nil || rv.AdditionalInfo != dfu.InfoUnprovision
+	return errors.Is(err, dfu.ErrTimeout) && (rv == nil || rv.AdditionalInfo != dfu.InfoUnprovision)
 }
+
+// errOldFirmware is the confirm step's outcome for a receiver that still
+// runs the old firmware.
+var errOldFirmware = errors.New("dfd: still runs the old firmware")
 
 func addrsOf(ts []dfu.Target) []mesh.Address {
 	out := make([]mesh.Address, len(ts))
@@ -462,6 +466,10 @@ func (s *Server) stepStart() {
 	half := 5 * time.Second * time.Duration(int(s.dist.Start.TimeoutBase)+1)
 	persist(s, r, addrsOf(targets), half, began.Add(half), nil, start, func(a mesh.Address, st *dfu.UpdateStatus, err error) {
 		switch {
+		case errors.Is(err, dfu.ErrTimeout) && !r.startedAgain:
+			// Silent within the window: asked again after the transfer
+			// of the others (startAgain), in a window of its own.
+			r.again = append(r.again, a)
 		case err != nil:
 			s.failFromErr(a, dfu.PhaseUnknown, err)
 		case st.Details && st.BLOBID != s.dist.BLOBID:
@@ -504,6 +512,10 @@ func (s *Server) stepTransfer() {
 		return
 	}
 	if len(targets) == 0 {
+		if len(r.again) > 0 && !r.startedAgain {
+			s.startAgain(r)
+			return
+		}
 		s.stepVerify()
 		return
 	}
@@ -754,7 +766,7 @@ func (s *Server) stepApply() {
 		s.stepConfirm()
 		return
 	}
-	persist(s, r, targets, s.clientTimeout(), time.Time{}, s.answersAfterApply, s.ucli.Apply, func(a mesh.Address, st *dfu.UpdateStatus, err error) {
+	persist(s, r, targets, s.clientTimeout(), time.Time{}, s.silentAfterApply, s.ucli.Apply, func(a mesh.Address, st *dfu.UpdateStatus, err error) {
 		rv := s.receiver(a)
 		var se *dfu.StatusError
 		switch {
@@ -769,12 +781,8 @@ func (s *Server) stepApply() {
 			// The Confirm step decides (MshDFU §7.1.2.9): it asks for the
 			// Firmware ID it runs, and fails it when that is not the new
 			// one or it does not answer.
+			// The Apply's silence goes into the reason if it does not.
 			s.log.Info("dfd: server: no answer to Apply; the Confirm step decides", slog.String("target", a.String()))
-			s.setReceiver(a, dfu.PhaseApplyingUpdate, dfu.StatusSuccess)
-		case errors.Is(err, dfu.ErrTimeout):
-			// It may have applied and only its answers were lost: the
-			// confirm step's Information Get tells (the Firmware ID it
-			// runs), with the Apply's silence in the reason if not.
 			r.applySilent[a] = err
 			s.setReceiver(a, dfu.PhaseApplyingUpdate, dfu.StatusSuccess)
 		case err != nil:
@@ -801,7 +809,32 @@ func (s *Server) stepConfirm() {
 			targets = append(targets, rv.Address)
 		}
 	}
-	persist(s, r, targets, s.clientTimeout(), time.Time{}, s.answersAfterApply, s.ucli.Information, func(a mesh.Address, list []dfu.FirmwareInformation, err error) {
+	// A target that still runs the old firmware may not have finished
+	// applying (it answers Information Get until it reboots): asked again
+	// like a silent one, for the client timeout.
+	runsNew := func(rv *receiver, list []dfu.FirmwareInformation) bool {
+		return int(rv.ImageIndex) < len(list) && bytes.Equal(list[rv.ImageIndex].FirmwareID, s.dist.FirmwareID)
+	}
+	// One whose Apply went unanswered and that still runs the old
+	// firmware most likely never heard the Apply: it gets it once more.
+	reapplied := map[mesh.Address]bool{}
+	ask := func(as []mesh.Address, cb func(mesh.Address, []dfu.FirmwareInformation, error), done func()) {
+		s.ucli.Information(as, func(a mesh.Address, list []dfu.FirmwareInformation, err error) {
+			if rv := s.receiver(a); err == nil && rv != nil && rv.AdditionalInfo != dfu.InfoUnprovision && !runsNew(rv, list) {
+				err = errOldFirmware
+				if r.applySilent[a] != nil && !reapplied[a] && s.alive(r) {
+					reapplied[a] = true
+					s.log.Info("dfd: server: old firmware after an unanswered Apply: Apply again", slog.String("target", a.String()))
+					s.ucli.Apply([]mesh.Address{a}, func(mesh.Address, *dfu.UpdateStatus, error) {}, func() {})
+				}
+			}
+			cb(a, list, err)
+		}, done)
+	}
+	again := func(a mesh.Address, err error) bool {
+		return s.silentAfterApply(a, err) || errors.Is(err, errOldFirmware)
+	}
+	persist(s, r, targets, s.clientTimeout(), time.Time{}, again, ask, func(a mesh.Address, list []dfu.FirmwareInformation, err error) {
 		rv := s.receiver(a)
 		if rv == nil {
 			return
@@ -815,16 +848,16 @@ func (s *Server) stepConfirm() {
 			return
 		}
 		switch {
+		case errors.Is(err, errOldFirmware) && r.applySilent[a] != nil:
+			s.fail(a, dfu.PhaseApplyFailed, dfu.StatusSuccess, fmt.Errorf("%w: %w, and image %d does not run the new firmware", dfu.ErrApplyFailed, r.applySilent[a], rv.ImageIndex))
+		case errors.Is(err, errOldFirmware):
+			s.fail(a, dfu.PhaseApplyFailed, dfu.StatusSuccess, fmt.Errorf("%w: image %d does not run the new firmware", dfu.ErrApplyFailed, rv.ImageIndex))
 		case err != nil && r.applySilent[a] != nil:
 			s.fail(a, dfu.PhaseApplyFailed, dfu.StatusSuccess, fmt.Errorf("%w: %w, then %w", dfu.ErrApplyFailed, r.applySilent[a], err))
 		case err != nil:
 			s.fail(a, dfu.PhaseApplyFailed, dfu.StatusSuccess, fmt.Errorf("%w: %w", dfu.ErrApplyFailed, err))
-		case int(rv.ImageIndex) < len(list) && bytes.Equal(list[rv.ImageIndex].FirmwareID, s.dist.FirmwareID):
-			s.setReceiver(a, dfu.PhaseApplySuccess, dfu.StatusSuccess)
-		case r.applySilent[a] != nil:
-			s.fail(a, dfu.PhaseApplyFailed, dfu.StatusSuccess, fmt.Errorf("%w: %w, and image %d does not run the new firmware", dfu.ErrApplyFailed, r.applySilent[a], rv.ImageIndex))
 		default:
-			s.fail(a, dfu.PhaseApplyFailed, dfu.StatusSuccess, fmt.Errorf("%w: image %d does not run the new firmware", dfu.ErrApplyFailed, rv.ImageIndex))
+			s.setReceiver(a, dfu.PhaseApplySuccess, dfu.StatusSuccess)
 		}
 	}, func() {
 		if s.alive(r) {
