@@ -6,14 +6,12 @@ package faultmatrix
 const (
 	whyStalled = "over relays at this loss no receiver confirms a new chunk of the first block for 5 client timeouts " +
 		"(a group chunk needs every segment through every hop), so the distributor stops the transfer: healthy targets end Transfer Error with that reason"
-	whyStartWindow = "over relays at 30–50 % loss the Firmware Update Start step outlasts the targets' wait for Transfer Start, " +
-		"again after the one restart of the Start step: Transfer Start answered Wrong Phase by an Inactive BLOB server"
-	whyStartSilent = "a target three hops away misses every copy of the segmented Firmware Update Start (12 segments) within the Start step's window " +
-		"(half the BLOB servers' timeout)"
+	whyStartWindow = "over relays at 30–50 % loss a target's BLOB server gives up waiting for Transfer Start (Wrong Phase from an Inactive server), " +
+		"again after its second Firmware Update Start and transfer"
+	whyStartSilent = "a target three hops away misses every copy of the segmented Firmware Update Start (12 segments), " +
+		"in the Start step's window and again in a window of its own after the others' transfer"
 	whyBLOBSilent = "the BLOB client loses a healthy target whose answers stay in a loss burst for half the servers' inactivity timeout (Block Get), " +
 		"again in the second transfer after another Firmware Update Start"
-	whyApplySilent = "Update Apply stays unanswered for the client timeout in a loss burst, and the confirm step finds the old firmware running: " +
-		"the Apply never reached the target"
 	whyBlockWrongPhase = "after the distributor restart a target stays in a block it opened with another chunk size (Block Start answered Wrong Phase), " +
 		"also in the second transfer"
 )
@@ -23,16 +21,15 @@ const (
 // each with the first problem it showed.
 func init() {
 	for k, why := range map[string]string{
-		"building | 30% bursty | dist-restart@25%":   whyStalled,
-		"building | 30% bursty | dist-restart@50%":   whyStalled,
-		"building | 30% bursty | dist-restart@75%":   whyStalled,
-		"building | 30% bursty | none":               whyStartSilent,
-		"building | 30% bursty | offline":            whyBLOBSilent,
-		"building | 30% bursty | power-cut":          whyStartSilent,
-		"building | 30% bursty | reboot@apply":       whyStartSilent,
-		"building | 30% bursty | reboot@transfer":    whyStartSilent,
-		"building | 30% bursty | reboot@verify":      whyStartSilent,
-		"building | 30% bursty | target-full":        whyStartSilent,
+		"building | 30% bursty | dist-restart@25%":   whyStartSilent,
+		"building | 30% bursty | dist-restart@50%":   whyStartSilent,
+		"building | 30% bursty | dist-restart@75%":   whyStartSilent,
+		"building | 30% bursty | none":               whyStartWindow,
+		"building | 30% bursty | power-cut":          whyStartWindow,
+		"building | 30% bursty | reboot@apply":       whyStartWindow,
+		"building | 30% bursty | reboot@transfer":    whyStartWindow,
+		"building | 30% bursty | reboot@verify":      whyStartWindow,
+		"building | 30% bursty | target-full":        whyStartWindow,
 		"building | 30% bursty | upload-cut/inband":  whyStalled,
 		"building | 30% bursty | upload-cut/oob":     whyStartWindow,
 		"building | 30% indep | upload-cut/oob":      whyStalled,
@@ -60,7 +57,6 @@ func init() {
 		"building | 50% indep | target-full":         whyStalled,
 		"building | 50% indep | upload-cut/inband":   whyStalled,
 		"building | 50% indep | upload-cut/oob":      whyStalled,
-		"single-hop | 30% bursty | dist-restart@25%": whyApplySilent,
 		"single-hop | 30% bursty | dist-restart@50%": whyBlockWrongPhase,
 		"single-hop | 50% bursty | power-cut":        whyBLOBSilent,
 		"single-hop | 50% bursty | target-full":      whyBLOBSilent,
