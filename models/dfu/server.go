@@ -388,6 +388,16 @@ func (s *Server) answerStart(m *UpdateStart, local bool) *UpdateStatus {
 	switch s.up.phase {
 	case PhaseTransferError:
 		if s.up.same(m) {
+			// A BLOB server that gave up waiting for Transfer Start (or
+			// was cancelled) is Inactive and would answer the resumed
+			// transfer's Transfer Start with Wrong Phase: armed again for
+			// the same BLOB. A Suspended one resumes by itself.
+			if s.blob.Phase() == blob.PhaseInactive {
+				if err := s.blob.Prepare(m.BLOBID, m.TTL, m.TimeoutBase); err != nil {
+					s.log.Warn("dfu: server: BLOB server busy", slog.Any("err", err))
+					return s.statusPtr(StatusBLOBTransferBusy)
+				}
+			}
 			s.setPhase(PhaseTransferActive)
 			s.save()
 			return s.statusPtr(StatusSuccess)

@@ -429,6 +429,11 @@ func TestServer_TransferErrorResume(t *testing.T) {
 	if st := h.askStatus(startParams()); st.Status != StatusSuccess || st.Phase != PhaseTransferActive {
 		t.Fatalf("resume: %+v", st)
 	}
+	// The BLOB server had given up waiting for Transfer Start (Inactive):
+	// it waits for it again, so the resumed transfer can start.
+	if p := h.srv.BLOB().Phase(); p != blob.PhaseWaitingForStart {
+		t.Errorf("BLOB server after the resume: %s, want Waiting for Transfer Start", p)
+	}
 }
 
 // TestServer_Reboot restores every phase from the saved state.
