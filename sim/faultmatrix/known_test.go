@@ -6,12 +6,10 @@ package faultmatrix
 const (
 	whyStalled = "over relays at this loss no receiver confirms a new chunk of the first block for 5 client timeouts " +
 		"(a group chunk needs every segment through every hop), so the distributor stops the transfer: healthy targets end Transfer Error with that reason"
-	whyStartWindow = "over relays at 30–50 % loss a target's BLOB server gives up waiting for Transfer Start (Wrong Phase from an Inactive server), " +
+	whyStartWindow = "over relays at 50 % loss a target's BLOB server gives up waiting for Transfer Start (Wrong Phase from an Inactive server), " +
 		"again after its second Firmware Update Start and transfer"
-	whyStartSilent = "a target three hops away misses every copy of the segmented Firmware Update Start (12 segments), " +
-		"in the Start step's window and again in a window of its own after the others' transfer"
-	whyBLOBSilent = "the BLOB client loses a healthy target whose answers stay in a loss burst for half the servers' inactivity timeout (Block Get), " +
-		"again in the second transfer after another Firmware Update Start"
+	whyBLOBSilent = "the BLOB client loses a healthy target whose answers stay in a loss burst for its attempts and half the servers' " +
+		"inactivity timeout (Block Get, Block Start), again in the second transfer after another Firmware Update Start"
 	whyBlockWrongPhase = "after the distributor restart a target stays in a block it opened with another chunk size (Block Start answered Wrong Phase), " +
 		"also in the second transfer"
 )
@@ -21,17 +19,16 @@ const (
 // each with the first problem it showed.
 func init() {
 	for k, why := range map[string]string{
-		"building | 30% bursty | dist-restart@25%":   whyStartSilent,
-		"building | 30% bursty | dist-restart@50%":   whyStartSilent,
-		"building | 30% bursty | dist-restart@75%":   whyStartSilent,
-		"building | 30% bursty | none":               whyStartWindow,
-		"building | 30% bursty | power-cut":          whyStartWindow,
-		"building | 30% bursty | reboot@apply":       whyStartWindow,
-		"building | 30% bursty | reboot@transfer":    whyStartWindow,
-		"building | 30% bursty | reboot@verify":      whyStartWindow,
-		"building | 30% bursty | target-full":        whyStartWindow,
+		"building | 30% bursty | dist-restart@25%":   whyStalled,
+		"building | 30% bursty | dist-restart@50%":   whyStalled,
+		"building | 30% bursty | dist-restart@75%":   whyStalled,
+		"building | 30% bursty | none":               whyBLOBSilent,
+		"building | 30% bursty | power-cut":          whyBLOBSilent,
+		"building | 30% bursty | reboot@apply":       whyBLOBSilent,
+		"building | 30% bursty | reboot@transfer":    whyBLOBSilent,
+		"building | 30% bursty | reboot@verify":      whyBLOBSilent,
 		"building | 30% bursty | upload-cut/inband":  whyStalled,
-		"building | 30% bursty | upload-cut/oob":     whyStartWindow,
+		"building | 30% bursty | upload-cut/oob":     whyStalled,
 		"building | 30% indep | upload-cut/oob":      whyStalled,
 		"building | 50% bursty | dist-restart@25%":   whyStartWindow,
 		"building | 50% bursty | dist-restart@50%":   whyStartWindow,
@@ -47,13 +44,13 @@ func init() {
 		"building | 50% bursty | upload-cut/oob":     whyStalled,
 		"building | 50% indep | dist-restart@25%":    whyStalled,
 		"building | 50% indep | dist-restart@50%":    whyStalled,
-		"building | 50% indep | dist-restart@75%":    whyStartWindow,
-		"building | 50% indep | none":                whyStartWindow,
+		"building | 50% indep | dist-restart@75%":    whyStalled,
+		"building | 50% indep | none":                whyStalled,
 		"building | 50% indep | offline":             whyStalled,
 		"building | 50% indep | power-cut":           whyStalled,
-		"building | 50% indep | reboot@apply":        whyStartWindow,
+		"building | 50% indep | reboot@apply":        whyStalled,
 		"building | 50% indep | reboot@transfer":     whyStalled,
-		"building | 50% indep | reboot@verify":       whyStartWindow,
+		"building | 50% indep | reboot@verify":       whyStalled,
 		"building | 50% indep | target-full":         whyStalled,
 		"building | 50% indep | upload-cut/inband":   whyStalled,
 		"building | 50% indep | upload-cut/oob":      whyStalled,
