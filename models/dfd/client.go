@@ -494,28 +494,30 @@ func (c *Client) FirmwareDeleteAll(dst mesh.Address, cb func(*FirmwareStatus, er
 
 // ---- procedures ----
 
-// Persistently runs request ask (one of the request methods, bound to
+// persistently runs request ask (one of the request methods, bound to
 // its arguments) until it gets an answer: a request that timed out
 // (ErrTimeout) goes again, a poll interval later, while the first send is
-// younger than budget. Other errors and answers go to cb at once.
-func persistently[T any](c *Client, dst mesh.Address, budget time.Duration, ask func(cb func(T, error)) error, cb func(T, error)) {
+// younger than budget. Answers and other errors go to cb, an error of a
+// later send too; the first send's error is returned.
+func persistently[T any](c *Client, dst mesh.Address, budget time.Duration, ask func(cb func(T, error)) error, cb func(T, error)) error {
 	deadline := c.cfg.Clock.Now().Add(budget)
-	var try func()
-	try = func() {
-		err := ask(func(m T, err error) {
+	var try func() error
+	try = func() error {
+		return ask(func(m T, err error) {
 			if errors.Is(err, ErrTimeout) && c.cfg.Clock.Now().Before(deadline) {
 				c.log.Debug("dfd: client: distributor silent, asking again", slog.Any("dst", dst), slog.Any("err", err))
-				c.cfg.Clock.AfterFunc(c.pollInterval(dst), try)
+				c.cfg.Clock.AfterFunc(c.pollInterval(dst), func() {
+					if err := try(); err != nil {
+						var zero T
+						cb(zero, err)
+					}
+				})
 				return
 			}
 			cb(m, err)
 		})
-		if err != nil {
-			var zero T
-			cb(zero, err)
-		}
 	}
-	try()
+	return try()
 }
 
 // uploadBudget is how long an in-band upload keeps asking a silent
@@ -560,17 +562,10 @@ func (c *Client) Upload(u Upload) error {
 	}
 	m := UploadStart{TTL: u.TTL, TimeoutBase: u.TimeoutBase, BLOBID: u.BLOBID, Size: u.Size, Metadata: u.Metadata, FirmwareID: u.FirmwareID}
 	budget := c.uploadBudget(u.TimeoutBase, u.TTL)
-	// The first send reports a misuse at once; resends of the same
-	// Upload Start are answered Success by a server that took it (§6.2).
-	first := true
-	var firstErr error
-	persistently(c, u.Server, budget, func(cb func(*UploadStatus, error)) error {
-		err := c.UploadStart(u.Server, m, cb)
-		if first {
-			first, firstErr = false, err
-			return nil
-		}
-		return err
+	// Resends of the same Upload Start are answered Success by a server
+	// that took it (§6.2).
+	return persistently(c, u.Server, budget, func(cb func(*UploadStatus, error)) error {
+		return c.UploadStart(u.Server, m, cb)
 	}, func(st *UploadStatus, err error) {
 		switch {
 		case err != nil:
@@ -583,7 +578,6 @@ func (c *Client) Upload(u Upload) error {
 			c.uploadBLOB(u, budget, end)
 		}
 	})
-	return firstErr
 }
 
 // uploadBLOB runs the BLOB transfer of an in-band upload. When the
@@ -636,7 +630,7 @@ func (c *Client) uploadBLOB(u Upload, budget time.Duration, end func(error)) {
 func (c *Client) pollUpload(dst mesh.Address, budget time.Duration, end func(error)) {
 	var poll func()
 	poll = func() {
-		persistently(c, dst, budget, func(cb func(*UploadStatus, error)) error { return c.UploadGet(dst, cb) }, func(st *UploadStatus, err error) {
+		err := persistently(c, dst, budget, func(cb func(*UploadStatus, error)) error { return c.UploadGet(dst, cb) }, func(st *UploadStatus, err error) {
 			switch {
 			case err != nil:
 				end(fmt.Errorf("dfd: upload get: %w", err))
@@ -648,6 +642,9 @@ func (c *Client) pollUpload(dst mesh.Address, budget time.Duration, end func(err
 				end(fmt.Errorf("%w: upload phase %s", ErrUploadFailed, st.Phase))
 			}
 		})
+		if err != nil {
+			end(err)
+		}
 	}
 	poll()
 }
