@@ -121,7 +121,7 @@ func (rt *roundtrip) send() {
 		// after each request: ask every silent target in one stream.
 		w = len(rt.sweep)
 	}
-	probe := rt.attempt == 1 && rt.want == OpInformationStatus && c.probeSent < probeTargets
+	probe := rt.attempt == 1 && rt.want == OpInformationStatus && c.probeSent < probeTargets(len(c.targets))
 	if probe && c.strat.QueryWindow > 0 {
 		// The loss probe: answers of a narrow wave rarely collide, so
 		// the share answered reads the link's loss, not the collisions.
@@ -280,9 +280,14 @@ func blindSends(loss float64, n, most int) int {
 	return r
 }
 
-// probeTargets is how many targets the loss probe asks in narrow waves
-// (Strategy.QueryWindow at a time, whatever the reassembly capacity).
-const probeTargets = 20
+// probeTargets is how many of n targets the loss probe asks in narrow
+// waves (Strategy.QueryWindow at a time, whatever the reassembly
+// capacity): 20, and a tenth of a larger fleet up to 100. Twenty samples
+// read 5 % loss as under 3 % (no loss) about one time in three, and a
+// thousand targets then got 377-octet chunks, of which each reached a
+// fifth of them (measured, seed 1). The probe costs no extra request:
+// every target gets the Information Get, and asked by unicast.
+func probeTargets(n int) int { return max(20, min(n/10, 100)) }
 
 // queryWindow is how many targets may be asked at once for segmented
 // answers: Strategy.QueryWindow, but at most the reassembly slots of the

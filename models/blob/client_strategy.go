@@ -518,6 +518,50 @@ func PlanSAR(loss float64, n, blockLen, minSize, limit, maxSegments, maxPasses i
 	return best
 }
 
+// roundChunk is the smallest Chunk Size of a group transfer to n targets
+// without SAR repetition, from the chunk the loss calls for (from, as
+// ChooseChunk picks it) up: the size that makes the transfer cheapest per
+// octet of the BLOB, counting the chunk PDUs (pduTime each, sent
+// 1/ChunkEfficiency times) and one Block Get round per block, which asks
+// every target (planRoundTime + n·planShortAnswerTime at least). The
+// block holds at most Max Total Chunks chunks, so with a thousand targets
+// a chunk of two segments, whose blocks hold twice the octets, saves more
+// rounds than its repair costs. A fixed Strategy.ChunkSize, or a strategy
+// that does not adapt (the Zephyr profile), keeps from.
+func (s *Strategy) roundChunk(lim Limits, n int, loss float64, from int, pduTime time.Duration) int {
+	limit := lim.chunkLimit()
+	if s.ChunkSize != 0 || !s.Adaptive || from >= limit {
+		return from
+	}
+	maxSeg := s.MaxChunkSegments
+	if maxSeg <= 0 || maxSeg > 32 {
+		maxSeg = 32
+	}
+	pdu := max(pduTime, time.Millisecond).Seconds()
+	round := planRoundTime + float64(n)*planShortAnswerTime
+	best, bestCost := from, math.Inf(1)
+	for k := ChunkSegments(from); k <= maxSeg; k++ {
+		size := max(min(chunkForSegments(k), limit), from)
+		if k > ChunkSegments(from) && size <= chunkForSegments(k-1) {
+			break
+		}
+		log2, err := s.chooseBlockLog(lim, size*s.blockChunks(lim))
+		if err != nil {
+			break
+		}
+		cost := pdu/(12*ChunkEfficiency(k, loss, n)) + round/float64(uint64(1)<<log2)
+		if cost < bestCost-1e-12 {
+			best, bestCost = size, cost
+		}
+	}
+	return best
+}
+
+// roundChunkMinTargets is the smallest fleet whose first chunk roundChunk
+// sizes; smaller fleets keep the chunk the loss calls for (roundChunk was
+// measured at 1000 targets only, docs/benchmarks.md).
+const roundChunkMinTargets = 200
+
 // passRepeats is how many times a block's first pass goes out: the
 // smallest r ≤ MaxRepeats with which one target expects to miss under one
 // of the block's chunks, (1 − (1 − loss)^k)^r · chunks < 1.

@@ -386,3 +386,41 @@ func TestPlanSAR(t *testing.T) {
 		}
 	}
 }
+
+// TestRoundChunk: for a thousand targets whose blocks are bounded by Max
+// Total Chunks (256, as Zephyr's default), the first chunk grows past the
+// one-PDU chunk the loss alone calls for, so that a block holds twice the
+// octets and the transfer needs half the Block Get rounds to every
+// target; without loss, or with a fixed chunk, nothing changes.
+func TestRoundChunk(t *testing.T) {
+	const pdu = 25 * time.Millisecond
+	lim := Limits{MinBlockSizeLog: 6, MaxBlockSizeLog: 12, MaxTotalChunks: 256, MaxChunkSize: 377, MTU: 380}
+	s := StrategyMeshdfu
+	from := int(s.chooseChunk(lim, 1, 1000, 0.05))
+	got := s.roundChunk(lim, 1000, 0.05, from, pdu)
+	logFrom, _ := s.chooseBlockLog(lim, from*s.blockChunks(lim))
+	logGot, _ := s.chooseBlockLog(lim, got*s.blockChunks(lim))
+	if from != 8 || got <= from || logGot != logFrom+1 {
+		t.Errorf("1000 targets at 5 %%: chunk %d (block log %d) from %d (block log %d), want a larger chunk for twice the block", got, logGot, from, logFrom)
+	}
+	if ChunkEfficiency(ChunkSegments(got), 0.05, 1000) < 0.8*ChunkEfficiency(1, 0.05, 1000) {
+		t.Errorf("chunk %d costs much more air than %d", got, from)
+	}
+	if c := s.roundChunk(lim, 1000, 0, 377, pdu); c != 377 {
+		t.Errorf("no loss: chunk %d, want 377", c)
+	}
+	fixed := StrategyMeshdfu
+	fixed.ChunkSize = 8
+	if c := fixed.roundChunk(lim, 1000, 0.05, 8, pdu); c != 8 {
+		t.Errorf("fixed chunk size: %d, want the one given", c)
+	}
+	if c := StrategyZephyr.roundChunk(lim, 1000, 0.05, 8, pdu); c != 8 {
+		t.Errorf("Zephyr profile: %d, want the one given", c)
+	}
+	// The loss probe asks a tenth of a large fleet, at least 20, at most 100.
+	for n, want := range map[int]int{10: 20, 100: 20, 500: 50, 1000: 100, 5000: 100} {
+		if got := probeTargets(n); got != want {
+			t.Errorf("probeTargets(%d) = %d, want %d", n, got, want)
+		}
+	}
+}
