@@ -183,6 +183,7 @@ type ClientStats struct {
 	ChunkOctets  uint64 // chunk data octets sent (with repeats)
 	RepairPasses uint64 // passes after the first of a block
 	Rechunks     uint64 // blocks restarted with a smaller chunk
+	Adopted      uint64 // blocks restarted with the Chunk Size a target had open (adoptOpenBlock)
 	Answers      uint64 // status messages received from targets
 	LateStarts   uint64 // targets sent Transfer Start again after missing a blind one
 }
@@ -301,6 +302,10 @@ type Client struct {
 	inflight  int
 	sendTimer mesh.Timer
 	sending   bool
+	sentAny   bool   // a chunk of the current block went out
+	sentShort bool   // the current block's last chunk, shorter than the others, went out
+	adopt     uint16 // Chunk Size the next startBlock takes (adoptOpenBlock; 0: choose)
+	adopted   int    // 1 + the block restarted by adoptOpenBlock
 	startRT   *roundtrip
 	fresh     bool // a first Start, not a Resume: Transfer Start may go blind
 	buf       []byte
@@ -930,7 +935,11 @@ func (c *Client) startBlock(b int) {
 		}
 	}
 	c.chunkSize = c.chooseBlockChunk(n, loss)
+	if c.adopt != 0 {
+		c.chunkSize = c.adoptedChunk(n, loss)
+	}
 	c.nChunks = ChunkCount(c.blockLen, c.chunkSize)
+	c.sentAny, c.sentShort = false, false
 	for _, t := range need {
 		t.missing = FullChunkSet(c.nChunks)
 	}
@@ -1014,6 +1023,12 @@ func (c *Client) onBlockStartStatus(t *cliTarget, st *BlockStatus) bool {
 	case StatusSuccess:
 	case StatusInformationUnavailable:
 		return false // a late answer to a Block Get; Block Start never gets it
+	case StatusWrongPhase:
+		if c.adoptOpenBlock(t, st) {
+			return true
+		}
+		c.loseStatus(t, "Block Status", st.Status)
+		return true
 	default:
 		c.loseStatus(t, "Block Status", st.Status)
 		return true
@@ -1027,6 +1042,58 @@ func (c *Client) onBlockStartStatus(t *cliTarget, st *BlockStatus) bool {
 		c.pullRequest(t, st.EncodedMissing)
 	}
 	return true
+}
+
+// adoptOpenBlock handles a Wrong Phase answer to Block Start from a target
+// whose server has this block open with another Chunk Size: a client that
+// lost the target mid-block, or a distributor before its restart, opened
+// it, and a server keeps a block's Chunk Size until the block is complete
+// or the transfer suspends (blob.md §11.2, Block Start row 3; its Block
+// Status names the open block). The block starts again with the target's
+// Chunk Size, once per block, when every target accepts that size and no
+// other target is in the block (or none took its Block Start and no chunk
+// went out yet). Chunks already sent cannot land in the open block: they
+// have the other size, and the server takes a chunk only of the length it
+// expects (checked for the block's short last chunk). It reports whether
+// it did.
+func (c *Client) adoptOpenBlock(t *cliTarget, st *BlockStatus) bool {
+	cs := st.ChunkSize
+	if st.BlockNumber != uint16(c.block) || cs == c.chunkSize || cs == 0 || cs == 0xFFFF ||
+		c.mode == ModePull || c.adopted == c.block+1 || c.sentShort {
+		return false
+	}
+	full := int(min(uint64(c.xfer.Size), BlockSize(c.log2))) // a server checks the full block (planSAR)
+	n := ChunkCount(c.blockLen, cs)
+	if int(cs) > c.lim.chunkLimit() || ChunkCount(full, cs) > int(c.lim.MaxTotalChunks) ||
+		ChunkLen(c.blockLen, cs, n-1) == int(c.chunkSize) {
+		return false
+	}
+	for _, o := range c.active() {
+		if o != t && !o.blockDone && (o.started || c.sentAny) {
+			return false
+		}
+	}
+	c.log.Info("blob client: block open with another chunk size", "target", t.addr, "block", c.block,
+		"chunk_size", cs, "was", c.chunkSize)
+	c.stats.Adopted++
+	c.halt() // the pass and the Block Start step of the old size
+	c.adopted, c.adopt = c.block+1, cs
+	c.startBlock(c.block)
+	return true
+}
+
+// adoptedChunk is the Chunk Size adoptOpenBlock asked for, with the SAR
+// passes planned for it when the block goes to a group.
+func (c *Client) adoptedChunk(n int, loss float64) uint16 {
+	cs := c.adopt
+	c.adopt = 0
+	if c.sarFirst > 0 {
+		c.sarFirst, c.sarRepair = 0, 0
+		if pl := c.planSAR(n, loss, cs); pl.ChunkSize == cs {
+			c.sarFirst, c.sarRepair = pl.FirstPasses, pl.RepairPasses
+		}
+	}
+	return cs
 }
 
 // takeBlockStatus records what a Block Status says t misses.

@@ -383,8 +383,13 @@ func (rt *roundtrip) onTimeout() {
 		// servers' inactivity timeout, the silent targets are asked
 		// again after a growing pause (loss comes in bursts longer than
 		// the attempts); then they are lost. A longer wait would let the
-		// targets that did answer time out meanwhile.
+		// targets that did answer time out meanwhile; when none waits
+		// (every target left is silent) the wait is the client timeout
+		// (blob.md §10).
 		now, limit := rt.c.clk.Now(), rt.c.serverTimeout()/2
+		if !rt.othersWait() {
+			limit = max(limit, rt.c.clientTimeout())
+		}
 		keep := rt.pending[:0]
 		var lost []*cliTarget
 		for _, t := range rt.pending {
@@ -408,9 +413,20 @@ func (rt *roundtrip) onTimeout() {
 	}
 }
 
+// othersWait reports whether an active target outside the silent ones
+// waits for the step to end.
+func (rt *roundtrip) othersWait() bool {
+	for _, t := range rt.c.active() {
+		if !t.complete && !rt.isPending(t) {
+			return true
+		}
+	}
+	return false
+}
+
 // maxSilentPause caps the pause before a silent target is asked again
 // once a step's Attempts are spent.
-const maxSilentPause = 8 * time.Second
+const maxSilentPause = 2 * time.Second
 
 // serverTimeout is the targets' inactivity timeout, 10 s·(Timeout Base
 // + 1) (blob.md §10).

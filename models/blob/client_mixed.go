@@ -292,6 +292,7 @@ func addClientStats(dst *ClientStats, src ClientStats) {
 	dst.ChunkOctets += src.ChunkOctets
 	dst.RepairPasses += src.RepairPasses
 	dst.Rechunks += src.Rechunks
+	dst.Adopted += src.Adopted
 	dst.Answers += src.Answers
 }
 

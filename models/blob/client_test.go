@@ -104,6 +104,39 @@ func TestClient_SilentTargetLost(t *testing.T) {
 	}
 }
 
+// A target whose server holds the block open with another Chunk Size (a
+// client before a restart opened it) answers Block Start with Wrong Phase
+// naming that block (blob.md §11.2, Block Start row 3): the client takes
+// its size for the block instead of losing the target.
+func TestClient_AdoptsOpenBlock(t *testing.T) {
+	f := newFakeNet(t, 1, 11)
+	s := f.order[0]
+	s.dropBad = true
+	c := f.newClient(StrategyMeshdfu)
+	data := testBLOB(3000, 5)
+	var r runResult
+	f.start(c, Transfer{ID: fakeID, Size: uint32(len(data)), Data: bytes.NewReader(data), Targets: f.addrs()}, &r)
+	f.runUntil(func() bool { return s.phase == PhaseWaitingForChunk }, time.Minute)
+	if err := c.Suspend(); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Advance(5 * time.Second)
+	if s.phase != PhaseWaitingForChunk || s.chunkSize == 100 {
+		t.Fatalf("server phase %v, chunk size %d", s.phase, s.chunkSize)
+	}
+	// Another client opened the block with 100-octet chunks.
+	s.chunkSize = 100
+	s.missing = FullChunkSet(ChunkCount(BlockLen(s.size, s.log2, s.block), 100))
+	if err := c.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	f.runUntil(func() bool { return r.res != nil }, time.Hour)
+	mustComplete(t, f, &r, data, 1)
+	if len(r.lost) != 0 || r.res.Stats.Adopted != 1 {
+		t.Fatalf("lost %v, blocks adopted %d, want none and 1", r.lost, r.res.Stats.Adopted)
+	}
+}
+
 func TestClient_StatusReasons(t *testing.T) {
 	cases := []struct {
 		op   string
