@@ -383,13 +383,10 @@ func (rt *roundtrip) onTimeout() {
 		// servers' inactivity timeout, the silent targets are asked
 		// again after a growing pause (loss comes in bursts longer than
 		// the attempts); then they are lost. A longer wait would let the
-		// targets that did answer time out meanwhile; when none waits
-		// (every target left is silent) the wait is the client timeout
-		// (blob.md §10).
+		// targets that did answer time out meanwhile. They are asked
+		// at most maxSilentPause apart: a target's link leaves a burst
+		// as the target transmits, i.e. answers requests it hears.
 		now, limit := rt.c.clk.Now(), rt.c.serverTimeout()/2
-		if !rt.othersWait() {
-			limit = max(limit, rt.c.clientTimeout())
-		}
 		keep := rt.pending[:0]
 		var lost []*cliTarget
 		for _, t := range rt.pending {
@@ -411,17 +408,6 @@ func (rt *roundtrip) onTimeout() {
 		pause := min(time.Duration(rt.attempt-rt.c.strat.Attempts+1)*time.Second, maxSilentPause)
 		rt.armFunc(pause, rt.send)
 	}
-}
-
-// othersWait reports whether an active target outside the silent ones
-// waits for the step to end.
-func (rt *roundtrip) othersWait() bool {
-	for _, t := range rt.c.active() {
-		if !t.complete && !rt.isPending(t) {
-			return true
-		}
-	}
-	return false
 }
 
 // maxSilentPause caps the pause before a silent target is asked again
