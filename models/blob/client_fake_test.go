@@ -62,6 +62,7 @@ type fakeNet struct {
 	order   []*fakeSrv
 	sent    int // messages the client sent
 	maxLate time.Duration
+	recvTTL uint8 // TTL the client receives answers with (0: 5, a target behind relays)
 }
 
 func newFakeNet(t *testing.T, n int, seed uint64) *fakeNet {
@@ -133,8 +134,12 @@ func (f *fakeNet) reply(s *fakeSrv, m access.Message) {
 		return
 	}
 	d := 20*time.Millisecond + time.Duration(f.rnd.Int64N(int64(80*time.Millisecond)))
+	ttl := f.recvTTL
+	if ttl == 0 {
+		ttl = 5
+	}
 	f.clk.AfterFunc(d, func() {
-		f.layer.Receive(&access.Context{Src: s.addr, Dst: fakeClientAddr, AppKeyIndex: 0, RecvTTL: 5}, b)
+		f.layer.Receive(&access.Context{Src: s.addr, Dst: fakeClientAddr, AppKeyIndex: 0, RecvTTL: ttl}, b)
 	})
 }
 

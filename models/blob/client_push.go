@@ -129,7 +129,6 @@ func (c *Client) sendNextChunk() {
 		}
 	}
 	c.inflight += sent
-	c.sentAny = c.sentAny || sent > 0
 	c.sentShort = c.sentShort || (sent > 0 && size != int(c.chunkSize))
 	c.stats.Chunks += uint64(sent)
 	c.stats.ChunkOctets += uint64(sent * size)

@@ -137,6 +137,83 @@ func TestClient_AdoptsOpenBlock(t *testing.T) {
 	}
 }
 
+// A unicast chunk to a target behind relays is at most 8 segments (a loss
+// burst outlasts the transport's retransmissions of a 32-segment chunk);
+// a neighbour gets the largest chunk.
+func TestClient_RelayedUnicastChunk(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		recvTTL uint8
+		want    uint16
+	}{
+		{"3 hops", 5, 89},
+		{"neighbour", access.DefaultTTLValue, 377},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeNet(t, 1, 12)
+			f.recvTTL = tc.recvTTL
+			c := f.newClient(StrategyMeshdfu)
+			data := testBLOB(5000, 6)
+			var r runResult
+			f.start(c, Transfer{ID: fakeID, Size: uint32(len(data)), Data: bytes.NewReader(data), Targets: f.addrs()}, &r)
+			f.runUntil(func() bool { return r.res != nil }, time.Hour)
+			mustComplete(t, f, &r, data, 1)
+			if got := f.order[0].chunkSize; got != tc.want {
+				t.Fatalf("chunk size %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+// When every target left falls silent the transfer suspends, and Resume
+// brings them back: the owner is not told they were lost (it would give
+// them up) unless the transfer ends without them.
+func TestClient_SilenceSuspendsUnreported(t *testing.T) {
+	f := newFakeNet(t, 2, 13)
+	c := f.newClient(StrategyMeshdfu)
+	data := testBLOB(5000, 7)
+	var r runResult
+	f.start(c, Transfer{ID: fakeID, Size: uint32(len(data)), Data: bytes.NewReader(data), Targets: f.addrs(), Group: fakeGroup}, &r)
+	f.runUntil(func() bool { return f.order[0].phase == PhaseWaitingForChunk }, time.Minute)
+	for _, s := range f.order {
+		s.silent = true
+	}
+	f.runUntil(func() bool { return r.suspended > 0 || r.res != nil }, time.Hour)
+	if r.suspended != 1 || r.res != nil || len(r.lost) != 0 {
+		t.Fatalf("suspended %d, ended %v, lost %v; want suspended, no loss reported", r.suspended, r.res != nil, r.lost)
+	}
+	for _, s := range f.order {
+		s.silent = false
+	}
+	if err := c.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	f.runUntil(func() bool { return r.res != nil }, time.Hour)
+	mustComplete(t, f, &r, data, 2)
+	if len(r.lost) != 0 {
+		t.Fatalf("lost %v", r.lost)
+	}
+
+	// Silent again, then cancelled while suspended: the losses come with
+	// the end.
+	f2 := newFakeNet(t, 2, 14)
+	c2 := f2.newClient(StrategyMeshdfu)
+	var r2 runResult
+	f2.start(c2, Transfer{ID: fakeID, Size: uint32(len(data)), Data: bytes.NewReader(data), Targets: f2.addrs(), Group: fakeGroup}, &r2)
+	f2.runUntil(func() bool { return f2.order[0].phase == PhaseWaitingForChunk }, time.Minute)
+	for _, s := range f2.order {
+		s.silent = true
+	}
+	f2.runUntil(func() bool { return r2.suspended > 0 }, time.Hour)
+	if err := c2.Cancel(); err != nil {
+		t.Fatal(err)
+	}
+	f2.runUntil(func() bool { return r2.res != nil }, time.Hour)
+	if r2.res == nil || len(r2.lost) != 2 {
+		t.Fatalf("ended %v, lost %v; want the end and 2 losses", r2.res != nil, r2.lost)
+	}
+}
+
 func TestClient_StatusReasons(t *testing.T) {
 	cases := []struct {
 		op   string
