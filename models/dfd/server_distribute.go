@@ -526,6 +526,12 @@ func (s *Server) stepTransfer() {
 	if err := s.bcli.SetStrategy(strat); err != nil {
 		s.log.Warn("dfd: server: strategy", slog.Any("err", err))
 	}
+	// The targets' BLOB servers wait with the Start's Timeout Base; the
+	// client must too (it waits for them to suspend before a block
+	// starts again with another chunk size).
+	if err := s.bcli.SetTimeoutBase(s.dist.Start.TimeoutBase); err != nil {
+		s.log.Warn("dfd: server: timeout base", slog.Any("err", err))
+	}
 	d := s.dist.Start
 	x := blob.Transfer{
 		ID: s.dist.BLOBID, Size: uint32(len(r.payload)), Data: bytes.NewReader(r.payload), Mode: d.TransferMode,
