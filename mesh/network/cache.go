@@ -19,25 +19,35 @@ type cacheKey struct {
 
 // Cache is the Network Message Cache (§3.4.6.5): a bounded set of
 // (SRC, SEQ, IV Index) keys that forgets the oldest entry when full. Keys
-// do not involve TTL or NetMIC, which change when a PDU is relayed. It is
-// an open-addressing hash table (linear probing, backward-shift deletion)
-// that holds the keys themselves, plus a ring of slot numbers in insertion
-// order, so Contains and Add allocate nothing and a lookup reads one
-// or two cache lines (a simulator runs a thousand of these, each cold).
+// do not involve TTL or NetMIC, which change when a PDU is relayed.
+//
+// It is an open-addressing hash table (linear probing) of at least four
+// slots per entry that holds the keys with their insertion number: an
+// entry is in the cache while fewer than Size keys were added after it.
+// An entry that expired stays in its slot until a later key reuses it or
+// the table, half full, is swept, so an Add reads one cache line and
+// never the oldest entry's (a simulator runs a thousand caches, each
+// cold), and Contains and Add allocate nothing.
 type Cache struct {
-	slots []cacheSlot
-	ring  []int32 // slot of each entry in insertion order; ring[head] is the oldest when full
-	head  int
-	n     int
-	mask  uint32
+	slots   []cacheSlot
+	size    int    // capacity
+	next    uint32 // insertion number of the next Add; from 1
+	added   int    // keys added since the last Reset, up to size
+	used    int    // slots not empty (live or expired)
+	mask    uint32
+	scratch []cacheSlot // live entries during a sweep
 }
 
-// cacheSlot is one hash table slot: a key, and its place in the ring plus
-// one (0: the slot is empty).
+// cacheSlot is one hash table slot: a key and its insertion number (0:
+// the slot is empty).
 type cacheSlot struct {
-	key cacheKey
-	pos int32
+	key    cacheKey
+	serial uint32
 }
+
+// renumberAt is the insertion number at which a sweep renumbers the live
+// entries from 1, long before uint32 wraps.
+const renumberAt = 1 << 31
 
 // NewCache returns a cache of size entries (at least 2).
 func NewCache(size int) *Cache {
@@ -46,14 +56,15 @@ func NewCache(size int) *Cache {
 	for tableSize < 2*size {
 		tableSize <<= 1
 	}
-	return &Cache{ring: make([]int32, size), slots: make([]cacheSlot, tableSize), mask: uint32(tableSize - 1)}
+	return &Cache{slots: make([]cacheSlot, tableSize), size: size, next: 1, mask: uint32(tableSize - 1),
+		scratch: make([]cacheSlot, 0, size)}
 }
 
 // Size returns the capacity.
-func (c *Cache) Size() int { return len(c.ring) }
+func (c *Cache) Size() int { return c.size }
 
 // Len returns the number of entries.
-func (c *Cache) Len() int { return c.n }
+func (c *Cache) Len() int { return c.added }
 
 func (c *Cache) home(k cacheKey) uint32 {
 	h := uint32(k.src)<<16 ^ k.seq*0x9e3779b1 ^ k.iv*0x85ebca6b
@@ -63,16 +74,29 @@ func (c *Cache) home(k cacheKey) uint32 {
 	return h & c.mask
 }
 
-// find returns the slot holding k, or -1 and the first empty slot of
-// k's probe run.
+// live reports whether slot s holds an entry still in the cache.
+func (c *Cache) live(s *cacheSlot) bool {
+	return s.serial != 0 && c.next-s.serial <= uint32(c.size)
+}
+
+// find returns the slot holding k, or -1 and the first slot of k's probe
+// run that is empty or expired (where k goes).
 func (c *Cache) find(k cacheKey) (int, uint32) {
+	free, haveFree := uint32(0), false
 	for i := c.home(k); ; i = (i + 1) & c.mask {
 		s := &c.slots[i]
-		if s.pos == 0 {
-			return -1, i
+		if s.serial == 0 {
+			if !haveFree {
+				free = i
+			}
+			return -1, free
 		}
-		if s.key == k {
-			return int(i), i
+		if c.live(s) {
+			if s.key == k {
+				return int(i), i
+			}
+		} else if !haveFree {
+			free, haveFree = i, true
 		}
 	}
 }
@@ -88,45 +112,53 @@ func (c *Cache) Contains(src mesh.Address, seq, iv uint32) bool {
 // oldest entry goes.
 func (c *Cache) Add(src mesh.Address, seq, iv uint32) bool {
 	k := cacheKey{src, seq, iv}
-	i, empty := c.find(k)
+	i, free := c.find(k)
 	if i >= 0 {
 		return false
 	}
-	var pos int
-	if c.n == len(c.ring) {
-		pos = c.head
-		c.remove(uint32(c.ring[pos]))
-		// The removal may have emptied or moved slots of k's probe run.
-		_, empty = c.find(k)
-		c.head = (c.head + 1) % len(c.ring)
-	} else {
-		pos = (c.head + c.n) % len(c.ring)
-		c.n++
+	if c.slots[free].serial == 0 {
+		c.used++
 	}
-	c.slots[empty] = cacheSlot{key: k, pos: int32(pos + 1)}
-	c.ring[pos] = int32(empty)
+	c.slots[free] = cacheSlot{key: k, serial: c.next}
+	c.next++
+	c.added = min(c.added+1, c.size)
+	if 4*c.used > 3*len(c.slots) || c.next >= renumberAt {
+		c.sweep()
+	}
 	return true
 }
 
-// remove empties slot i and shifts later entries of its probe run back so
-// that every entry stays reachable from its home slot.
-func (c *Cache) remove(i uint32) {
-	hole := i
-	for j := (hole + 1) & c.mask; c.slots[j].pos != 0; j = (j + 1) & c.mask {
-		h := c.home(c.slots[j].key)
-		// The entry at j may move to hole if its home is not in (hole, j]
-		// cyclically.
-		if (j-h)&c.mask >= (j-hole)&c.mask {
-			c.slots[hole] = c.slots[j]
-			c.ring[c.slots[hole].pos-1] = int32(hole)
-			hole = j
+// sweep empties the slots of expired entries and puts the live ones back
+// (renumbered from 1 when the insertion numbers grew large).
+func (c *Cache) sweep() {
+	live := c.scratch[:0]
+	for i := range c.slots {
+		if c.live(&c.slots[i]) {
+			live = append(live, c.slots[i])
 		}
 	}
-	c.slots[hole] = cacheSlot{}
+	clear(c.slots)
+	if c.next >= renumberAt {
+		// Live entries are the last len(live) added: keep their order.
+		base := c.next - 1 - uint32(c.size)
+		for j := range live {
+			live[j].serial -= base
+		}
+		c.next -= base
+	}
+	for _, e := range live {
+		i := c.home(e.key)
+		for c.slots[i].serial != 0 {
+			i = (i + 1) & c.mask
+		}
+		c.slots[i] = e
+	}
+	c.used = len(live)
+	c.scratch = live[:0]
 }
 
 // Reset empties the cache.
 func (c *Cache) Reset() {
 	clear(c.slots)
-	c.head, c.n = 0, 0
+	c.next, c.added, c.used = 1, 0, 0
 }

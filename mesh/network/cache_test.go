@@ -36,8 +36,13 @@ func TestCacheBasics(t *testing.T) {
 // collisions and eviction.
 func TestCacheModel(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	for _, size := range []int{2, 3, 7, 16, 100} {
-		c := NewCache(size)
+	for _, size := range []int{2, 3, 7, 16, 100, -100} {
+		c := NewCache(max(size, -size))
+		if size < 0 {
+			// Insertion numbers about to be renumbered.
+			size = -size
+			c.next = renumberAt - 3*uint32(size)
+		}
 		var fifo []cacheKey
 		for range 20000 {
 			k := cacheKey{mesh.Address(r.IntN(4) + 1), uint32(r.IntN(3 * size)), uint32(r.IntN(2))}
