@@ -272,3 +272,15 @@ func TestEnums(t *testing.T) {
 		t.Fatal("Firmware Update opcode taken")
 	}
 }
+
+// TestReceiversEvery: Wait reads a Receivers List of up to 8 pages every
+// ReceiversEvery rounds, and a longer one less often in proportion (the
+// Initiator's reads of 1000 entries every 20 s were a large share of the
+// air of a 1000-target distribution).
+func TestReceiversEvery(t *testing.T) {
+	for n, want := range map[int]int{0: ReceiversEvery, 24: ReceiversEvery, 8 * ReceiversPage: ReceiversEvery, 1000: 31, 4000: 125} {
+		if got := receiversEvery(n); got != want {
+			t.Errorf("receiversEvery(%d) = %d, want %d", n, got, want)
+		}
+	}
+}
