@@ -100,6 +100,9 @@ type Config struct {
 	// executor so that a PDU they all hear is decrypted once
 	// (network.OpenMemo; the simulator sets it). nil: none.
 	NetworkMemo *network.OpenMemo
+	// AccessMemo does the same for access messages' upper transport
+	// decryption (transport.AccessMemo). nil: none.
+	AccessMemo *transport.AccessMemo
 	// IVTestMode removes the 96-hour IV Update limits.
 	IVTestMode bool
 	// NoBeacons turns the Secure Network beacon service off whatever the
@@ -304,6 +307,7 @@ func (n *Node) build() error {
 		MaxRxMessages: c.MaxRxMessages,
 		MaxTxMessages: c.MaxTxMessages,
 		RPLSize:       c.RPLSize,
+		Memo:          c.AccessMemo,
 	})
 	if err != nil {
 		return fmt.Errorf("node: %w", err)

@@ -168,6 +168,11 @@ type Config struct {
 	// nil: DefaultAckTTL.
 	DefaultTTL func() uint8
 
+	// Memo, when set, shares the results of decrypting access messages
+	// with the other layers that hold it (a simulator's nodes on one
+	// executor; see AccessMemo). nil: every message is decrypted here.
+	Memo *AccessMemo
+
 	DeliverAccess  func(m *AccessMessage)  // nil: drop
 	DeliverControl func(m *ControlMessage) // nil: drop
 

@@ -117,7 +117,7 @@ func (l *Layer) openAccess(p *NetPDU, akf bool, aid uint8, szmic bool, sa SeqAut
 			if !ok {
 				continue
 			}
-			if out, err := DecryptAccess(l.plain[:0], l.ccm(k), &c, upper); err == nil {
+			if out, err := l.cfg.Memo.decrypt(l, l.plain[:0], k, &c, upper); err == nil {
 				m.DevKey, m.DevKeyAddr, m.Payload = true, who, out
 				return true
 			}
@@ -130,9 +130,8 @@ func (l *Layer) openAccess(p *NetPDU, akf bool, aid uint8, szmic bool, sa SeqAut
 		if k.NetKeyIndex != p.NetKeyIndex || k.AID != aid {
 			continue // an AppKey is only valid on the subnet it is bound to
 		}
-		cc := l.ccm(k.Key)
 		if !p.DST.IsVirtual() {
-			if out, err := DecryptAccess(l.plain[:0], cc, &c, upper); err == nil {
+			if out, err := l.cfg.Memo.decrypt(l, l.plain[:0], k.Key, &c, upper); err == nil {
 				m.AppKeyIndex, m.Payload = k.Index, out
 				return true
 			}
@@ -140,7 +139,7 @@ func (l *Layer) openAccess(p *NetPDU, akf bool, aid uint8, szmic bool, sa SeqAut
 		}
 		for i := range l.labels { // several Label UUIDs may hash to DST
 			c.Label = &l.labels[i]
-			if out, err := DecryptAccess(l.plain[:0], cc, &c, upper); err == nil {
+			if out, err := l.cfg.Memo.decrypt(l, l.plain[:0], k.Key, &c, upper); err == nil {
 				l.label = l.labels[i]
 				m.AppKeyIndex, m.Label, m.Payload = k.Index, &l.label, out
 				return true

@@ -162,7 +162,8 @@ type Fleet struct {
 	captureErr error
 	// memo lets the nodes, which all run on the engine's one executor,
 	// decrypt each PDU they hear once between them.
-	memo network.OpenMemo
+	memo  network.OpenMemo
+	amemo transport.AccessMemo
 }
 
 // member is one simulated node and what outlives its reboots.
@@ -423,6 +424,7 @@ func (f *Fleet) boot(i int) error {
 		SARRx:            f.cfg.SARRx,
 		NetworkCacheSize: f.cfg.NetworkCacheSize,
 		NetworkMemo:      &f.memo,
+		AccessMemo:       &f.amemo,
 		NoBeacons:        !f.cfg.Beacons,
 		MaxRxMessages:    f.cfg.MaxRxMessages,
 		MaxTxMessages:    f.cfg.MaxTxMessages,
