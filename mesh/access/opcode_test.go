@@ -153,3 +153,20 @@ func TestModelID(t *testing.T) {
 		}
 	}
 }
+
+// TestModel_OpLookupFollowsOps: the opcode lookup sees Ops appended to or
+// replaced after earlier lookups.
+func TestModel_OpLookupFollowsOps(t *testing.T) {
+	m := &Model{Ops: []Op{{Opcode: 0x8201}, {Opcode: 0x8202}}}
+	if !m.HasOpcode(0x8202) || m.HasOpcode(0x8203) {
+		t.Fatal("lookup in the first Ops")
+	}
+	m.Ops = append(m.Ops, Op{Opcode: 0x8203})
+	if !m.HasOpcode(0x8203) || !m.HasOpcode(0x8201) {
+		t.Fatal("an appended Op is not found")
+	}
+	m.Ops = []Op{{Opcode: 0x8204}, {Opcode: 0x8205}, {Opcode: 0x8206}}
+	if m.HasOpcode(0x8201) || !m.HasOpcode(0x8206) {
+		t.Fatal("replaced Ops: stale lookup")
+	}
+}
