@@ -316,7 +316,8 @@ type Client struct {
 	adopt     uint16 // Chunk Size the next startBlock takes (adoptOpenBlock; 0: choose)
 	adopted   int    // 1 + the block restarted by adoptOpenBlock
 
-	reportArmed bool // a reportLost is due after the current event
+	reportArmed bool    // a reportLost is due after the current event
+	lastLoss    float64 // the loss estimate the last transfer ended with
 	startRT     *roundtrip
 	fresh       bool // a first Start, not a Resume: Transfer Start may go blind
 	buf         []byte
@@ -449,6 +450,13 @@ func (c *Client) Start(x Transfer) error {
 	c.stats = ClientStats{}
 	c.started = c.clk.Now()
 	c.loss = c.strat.ExpectedLoss
+	if c.strat.Adaptive {
+		// The network is the one the last transfer measured: a few
+		// targets cannot probe it (a distributor's second transfer to
+		// the targets it lost sized 25-segment chunks for 0 % loss at
+		// 50 %, and no chunk reached them).
+		c.loss = max(c.loss, c.lastLoss)
+	}
 	c.probeSent, c.probeAnswered = 0, 0
 	c.block = -1
 	c.lim = Limits{}
@@ -603,6 +611,7 @@ func (c *Client) end(err error) {
 	}
 	c.halt()
 	c.reportLost()
+	c.lastLoss = c.loss
 	res := Result{Err: err, Duration: c.clk.Now().Sub(c.started), Stats: c.stats}
 	for _, t := range c.targets {
 		if t.lost != nil {

@@ -214,6 +214,40 @@ func TestClient_SilenceSuspendsUnreported(t *testing.T) {
 	}
 }
 
+// The next transfer of a client starts from the loss the last one
+// measured: two targets are too few to probe it, and chunks sized for
+// 0 % loss did not reach targets at 50 % (a distributor's second
+// transfer to the targets it lost).
+func TestClient_NextTransferKeepsLoss(t *testing.T) {
+	f := newFakeNet(t, 10, 15)
+	f.recvTTL = access.DefaultTTLValue // neighbours
+	for _, s := range f.order {
+		s.loss = 0.3
+	}
+	c := f.newClient(StrategyMeshdfu)
+	data := testBLOB(5000, 8)
+	var r runResult
+	f.start(c, Transfer{ID: fakeID, Size: uint32(len(data)), Data: bytes.NewReader(data), Targets: f.addrs(), Group: fakeGroup}, &r)
+	f.runUntil(func() bool { return r.res != nil }, 2*time.Hour)
+	mustComplete(t, f, &r, data, 10)
+	first := f.order[0].chunkSize
+
+	// Two other targets, no loss now; the group still gets the chunks
+	// sized for the loss measured.
+	f2 := []*fakeSrv{newFakeSrv(0x0200), newFakeSrv(0x0201)}
+	for _, s := range f2 {
+		f.srv[s.addr] = s
+	}
+	f.order = f2
+	var r2 runResult
+	f.start(c, Transfer{ID: fakeID, Size: uint32(len(data)), Data: bytes.NewReader(data), Targets: f.addrs(), Group: fakeGroup}, &r2)
+	f.runUntil(func() bool { return r2.res != nil }, 2*time.Hour)
+	mustComplete(t, f, &r2, data, 2)
+	if got := f2[0].chunkSize; got == 377 || got > first*2 {
+		t.Fatalf("second transfer chunk %d octets (first transfer %d): sized for no loss", got, first)
+	}
+}
+
 func TestClient_StatusReasons(t *testing.T) {
 	cases := []struct {
 		op   string
