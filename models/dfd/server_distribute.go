@@ -265,12 +265,13 @@ func (s *Server) clientTimeout() time.Duration {
 // each has an outcome: a target whose request went unanswered
 // (dfu.ErrTimeout), or whose outcome again accepts when set, is asked
 // again, a poll interval later, until budget has passed since its first
-// such outcome, and before until (zero: no limit); after that the outcome
-// is final. each gets every final outcome; done runs once, when every
-// target has one.
+// such outcome and it had minSilentRounds of them, and before until
+// (zero: no limit); after that the outcome is final. each gets every
+// final outcome; done runs once, when every target has one.
 func persist[T any](s *Server, r *distRun, targets []mesh.Address, budget time.Duration, until time.Time, again func(mesh.Address, error) bool,
 	send func([]mesh.Address, func(mesh.Address, T, error), func()), each func(mesh.Address, T, error), done func()) {
 	first := map[mesh.Address]time.Time{}
+	rounds := map[mesh.Address]int{}
 	var round func([]mesh.Address)
 	round = func(ts []mesh.Address) {
 		var silent []mesh.Address
@@ -283,7 +284,8 @@ func persist[T any](s *Server, r *distRun, targets []mesh.Address, budget time.D
 				if _, ok := first[a]; !ok {
 					first[a] = now
 				}
-				if now.Sub(first[a]) < budget && (until.IsZero() || now.Before(until)) {
+				rounds[a]++
+				if (now.Sub(first[a]) < budget || rounds[a] < minSilentRounds) && (until.IsZero() || now.Before(until)) {
 					silent = append(silent, a)
 					return
 				}
@@ -308,6 +310,15 @@ func persist[T any](s *Server, r *distRun, targets []mesh.Address, budget time.D
 	}
 	round(targets)
 }
+
+// minSilentRounds is the fewest rounds of requests a silent receiver gets
+// before it is given up, however long they took. Over relays one
+// request with its resends can take a minute, so the client timeout
+// alone gave a target two chances; and a loss burst on a target's own
+// link ends only as the target transmits, i.e. answers requests it hears
+// (fault matrix, building at 30 % bursty loss: healthy targets silent
+// through the verify and confirm steps).
+const minSilentRounds = 3
 
 // ---- receivers' bookkeeping ----
 
@@ -591,10 +602,18 @@ func (s *Server) stepTransfer() {
 					return
 				}
 				if r.stalled != nil {
+					// Receivers lost before the stall (their BLOB server
+					// gave up waiting for Transfer Start) keep their
+					// second transfer: the stall was the others'.
 					for _, a := range targets {
-						if !slices.Contains(res.Completed, a) {
+						if !slices.Contains(res.Completed, a) && !slices.Contains(r.again, a) {
 							s.fail(a, dfu.PhaseTransferError, dfu.StatusSuccess, r.stalled)
 						}
+					}
+					if len(r.again) > 0 {
+						r.stalled = nil
+						s.startAgain(r)
+						return
 					}
 					s.stepVerify()
 					return
@@ -682,25 +701,39 @@ func (s *Server) stepVerify() {
 	r := s.run
 	s.setStep(r, "verify")
 	// A receiver that does not answer is asked again in the next rounds
-	// until the client timeout has passed since its first unanswered Get.
+	// until the client timeout has passed since its first unanswered Get
+	// and it had minSilentRounds of them. Receivers that reported
+	// Verification Succeeded are not asked again, so the rounds to the
+	// others are short.
 	deadline := s.clk.Now().Add(s.cfg.VerifyTimeout)
 	silent := map[mesh.Address]error{}
 	since := map[mesh.Address]time.Time{}
+	unanswered := map[mesh.Address]int{}
 	var round func()
 	round = func() {
 		r.timer = nil
-		s.ucli.Get(addrs(s.active()), func(a mesh.Address, st *dfu.UpdateStatus, err error) {
+		var ask []*receiver
+		for _, rv := range s.active() {
+			if rv.Phase != dfu.PhaseVerificationSucceeded && rv.Phase != dfu.PhaseApplyingUpdate {
+				ask = append(ask, rv)
+			}
+		}
+		s.ucli.Get(addrs(ask), func(a mesh.Address, st *dfu.UpdateStatus, err error) {
 			if !s.alive(r) {
 				return
 			}
 			delete(silent, a)
 			if err == nil {
 				delete(since, a)
+				delete(unanswered, a)
 			} else if _, ok := since[a]; !ok {
 				since[a] = s.clk.Now()
 			}
+			if errors.Is(err, dfu.ErrTimeout) {
+				unanswered[a]++
+			}
 			switch {
-			case errors.Is(err, dfu.ErrTimeout) && s.clk.Now().Sub(since[a]) < s.clientTimeout():
+			case errors.Is(err, dfu.ErrTimeout) && (s.clk.Now().Sub(since[a]) < s.clientTimeout() || unanswered[a] < minSilentRounds):
 				silent[a] = err
 			case err != nil:
 				s.failFromErr(a, dfu.PhaseUnknown, err)
