@@ -127,12 +127,17 @@ const (
 // the first target started waits for the BLOB Transfer Start while the
 // distributor starts all the others, and its BLOB Transfer Server gives up
 // after 10·(Timeout Base+1) s (blob.md §10), so the window must cover the
-// Start step of the whole fleet. A larger base also slows the BLOB
+// Start step of the whole fleet. Over relays a Start exchange is sent
+// again as often as loss spoils it on the way there or back, so the
+// Initiator allows 1/(1 − loss)² of the time per target (the building at
+// 50 % loss: 3–5 minutes for the Start step, and the targets started
+// first had given up after 2). A larger base also slows the BLOB
 // client's reaction to silent targets, so it is no larger than that.
 func (w *world) distributionTimeoutBase() uint16 {
 	per := startPerTarget
 	if w.multiHop() {
-		per = startPerTargetRelayed
+		ok := (1 - w.cfg.Loss) * (1 - w.cfg.Loss)
+		per = time.Duration(float64(startPerTargetRelayed) / ok)
 	}
 	window := time.Duration(len(w.tg))*per + startMargin
 	for _, t := range w.tg {
