@@ -184,6 +184,7 @@ type ClientStats struct {
 	RepairPasses uint64 // passes after the first of a block
 	Rechunks     uint64 // blocks restarted with a smaller chunk
 	Adopted      uint64 // blocks restarted with the Chunk Size a target had open (adoptOpenBlock)
+	KeepAlives   uint64 // chunks sent only to keep the servers of an open block from suspending
 	Answers      uint64 // status messages received from targets
 	LateStarts   uint64 // targets sent Transfer Start again after missing a blind one
 }
@@ -316,12 +317,16 @@ type Client struct {
 	adopt     uint16 // Chunk Size the next startBlock takes (adoptOpenBlock; 0: choose)
 	adopted   int    // 1 + the block restarted by adoptOpenBlock
 
-	reportArmed bool    // a reportLost is due after the current event
-	lastLoss    float64 // the loss estimate the last transfer ended with
-	startRT     *roundtrip
-	fresh       bool // a first Start, not a Resume: Transfer Start may go blind
-	buf         []byte
-	chunk       ChunkTransfer
+	reportArmed  bool       // a reportLost is due after the current event
+	keepTimer    mesh.Timer // keep-alive check of the open block (client_keepalive.go)
+	keepInflight int        // keep-alive chunks the transport still carries
+	keepNext     int        // 1 + the block startBlock waits to start for them
+	lastChunk    time.Time  // when the client last sent a chunk
+	lastLoss     float64    // the loss estimate the last transfer ended with
+	startRT      *roundtrip
+	fresh        bool // a first Start, not a Resume: Transfer Start may go blind
+	buf          []byte
+	chunk        ChunkTransfer
 
 	// loss probe: first unicast sends of Information Get and their answers
 	probeSent, probeAnswered int
@@ -600,6 +605,8 @@ func (c *Client) halt() {
 	c.stopRoundtrips()
 	c.stopSending()
 	c.inflight = 0 // the transport's pending done callbacks are stale now
+	c.keepInflight, c.keepNext = 0, 0
+	c.stopKeepAlive()
 	for _, t := range c.targets {
 		c.stopPullTimer(t)
 	}
@@ -973,6 +980,10 @@ func (c *Client) nextBlock(from int) {
 // startBlock runs Block Start for block b (blob.md §12.6) and, pipelined
 // or after it, Send Data.
 func (c *Client) startBlock(b int) {
+	if c.keepInflight > 0 {
+		c.keepNext = b + 1 // once the keep-alive chunk left (sendKeepAlive)
+		return
+	}
 	c.block = b
 	c.blockLen = BlockLen(c.xfer.Size, c.log2, b)
 	var need []*cliTarget
@@ -1011,6 +1022,8 @@ func (c *Client) startBlock(b int) {
 		t.missing = FullChunkSet(c.nChunks)
 	}
 	c.firstPass = true
+	c.lastChunk = c.clk.Now()
+	c.armKeepAlive()
 	c.measured, c.badRepair = false, 0
 	c.repeats = 0
 	if c.multicast && c.sarFirst == 0 {

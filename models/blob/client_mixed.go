@@ -293,6 +293,7 @@ func addClientStats(dst *ClientStats, src ClientStats) {
 	dst.RepairPasses += src.RepairPasses
 	dst.Rechunks += src.Rechunks
 	dst.Adopted += src.Adopted
+	dst.KeepAlives += src.KeepAlives
 	dst.Answers += src.Answers
 }
 

@@ -129,6 +129,7 @@ func (c *Client) sendNextChunk() {
 		}
 	}
 	c.inflight += sent
+	c.lastChunk = c.clk.Now()
 	c.sentShort = c.sentShort || (sent > 0 && size != int(c.chunkSize))
 	c.stats.Chunks += uint64(sent)
 	c.stats.ChunkOctets += uint64(sent * size)
@@ -524,6 +525,7 @@ func (c *Client) rechunk() bool {
 		}
 	}
 	c.stats.Rechunks++
+	c.stopKeepAlive() // the servers must suspend now
 	c.log.Info("blob client: rechunk", "block", c.block, "chunk_size", c.chunkSize, "loss", c.loss)
 	wait := 10*time.Second*time.Duration(int(c.cfg.TimeoutBase)+1) + 2*time.Second
 	gen := c.gen

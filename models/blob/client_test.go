@@ -248,6 +248,43 @@ func TestClient_NextTransferKeepsLoss(t *testing.T) {
 	}
 }
 
+// While a query step of an open block waits long for a silent target, the
+// servers in the block hear a chunk at least every quarter of their
+// inactivity timeout over relays (a server that suspends loses the block),
+// and the data stays intact: the next block's Block Start waits until that
+// chunk left.
+func TestClient_KeepAlive(t *testing.T) {
+	f := newFakeNet(t, 3, 16) // answers arrive with TTL 5: behind relays
+	c := f.newClient(StrategyMeshdfu)
+	if err := c.SetTimeoutBase(3); err != nil { // servers suspend after 40 s
+		t.Fatal(err)
+	}
+	data := testBLOB(9000, 9)
+	var r runResult
+	f.start(c, Transfer{ID: fakeID, Size: uint32(len(data)), Data: bytes.NewReader(data), Targets: f.addrs(), Group: fakeGroup}, &r)
+	f.runUntil(func() bool { return f.order[2].phase == PhaseWaitingForChunk }, time.Minute)
+	f.order[2].silent = true
+	s0 := f.order[0]
+	var longest time.Duration
+	heard, got := f.clk.Now(), s0.got
+	for r.res == nil && f.clk.Now().Before(heard.Add(2*time.Hour)) {
+		f.clk.Advance(10 * time.Millisecond)
+		if s0.got != got {
+			heard, got = f.clk.Now(), s0.got
+		}
+		if s0.phase == PhaseWaitingForChunk {
+			longest = max(longest, f.clk.Now().Sub(heard))
+		}
+	}
+	mustComplete(t, f, &r, data, 2)
+	if r.res.Stats.KeepAlives == 0 {
+		t.Fatalf("no keep-alive chunk; stats %+v", r.res.Stats)
+	}
+	if longest > 20*time.Second {
+		t.Errorf("a server in the block heard nothing for %v (it suspends after 40 s)", longest)
+	}
+}
+
 func TestClient_StatusReasons(t *testing.T) {
 	cases := []struct {
 		op   string
