@@ -34,6 +34,12 @@ type distRun struct {
 	again        []mesh.Address
 	startedAgain bool
 
+	// Receivers the BLOB client lost to silence in their second
+	// transfer, with that reason: their answers may be what was lost
+	// (a target holding the whole image verifies it), so the verify step
+	// decides (stepVerify).
+	lostSilent map[mesh.Address]error
+
 	// Receivers whose Update Apply went unanswered: the confirm step
 	// decides (stepApply).
 	applySilent map[mesh.Address]error
@@ -587,7 +593,14 @@ func (s *Server) stepTransfer() {
 					s.setReceiver(le.Target, dfu.PhaseTransferError, dfu.StatusSuccess)
 					return
 				}
-				if rv := s.receiver(le.Target); rv != nil && !le.Timeout {
+				if le.Timeout {
+					if r.lostSilent == nil {
+						r.lostSilent = map[mesh.Address]error{}
+					}
+					r.lostSilent[le.Target] = fmt.Errorf("%w: %w", dfu.ErrTransfer, le)
+					return
+				}
+				if rv := s.receiver(le.Target); rv != nil {
 					rv.TransferStatus = le.Status
 				}
 				s.fail(le.Target, dfu.PhaseTransferError, dfu.StatusSuccess, fmt.Errorf("%w: %w", dfu.ErrTransfer, le))
@@ -606,7 +619,7 @@ func (s *Server) stepTransfer() {
 					// gave up waiting for Transfer Start) keep their
 					// second transfer: the stall was the others'.
 					for _, a := range targets {
-						if !slices.Contains(res.Completed, a) && !slices.Contains(r.again, a) {
+						if !slices.Contains(res.Completed, a) && !slices.Contains(r.again, a) && r.lostSilent[a] == nil {
 							s.fail(a, dfu.PhaseTransferError, dfu.StatusSuccess, r.stalled)
 						}
 					}
@@ -620,7 +633,7 @@ func (s *Server) stepTransfer() {
 				}
 				if res.Err != nil {
 					for _, a := range targets {
-						if !slices.Contains(r.again, a) {
+						if !slices.Contains(r.again, a) && r.lostSilent[a] == nil {
 							s.fail(a, dfu.PhaseTransferError, dfu.StatusSuccess, fmt.Errorf("%w: %w", dfu.ErrTransfer, res.Err))
 						}
 					}
@@ -732,9 +745,12 @@ func (s *Server) stepVerify() {
 			if errors.Is(err, dfu.ErrTimeout) {
 				unanswered[a]++
 			}
+			lost := r.lostSilent[a] // the transfer lost it to silence: the first reason
 			switch {
 			case errors.Is(err, dfu.ErrTimeout) && (s.clk.Now().Sub(since[a]) < s.clientTimeout() || unanswered[a] < minSilentRounds):
 				silent[a] = err
+			case lost != nil && (err != nil || st.Phase == dfu.PhaseTransferActive || st.Phase == dfu.PhaseTransferError):
+				s.fail(a, dfu.PhaseTransferError, dfu.StatusSuccess, lost)
 			case err != nil:
 				s.failFromErr(a, dfu.PhaseUnknown, err)
 			case st.Details && st.BLOBID != s.dist.BLOBID:
@@ -766,6 +782,9 @@ func (s *Server) stepVerify() {
 			}
 			for _, rv := range s.active() {
 				if err, ok := silent[rv.Address]; ok {
+					if lost := r.lostSilent[rv.Address]; lost != nil {
+						err = lost
+					}
 					s.failFromErr(rv.Address, rv.Phase, err)
 					continue
 				}
