@@ -4,13 +4,18 @@ package faultmatrix
 // cell ends within its time limit with a final phase and a reason for
 // each target; these fail because a healthy target does not apply.
 const (
-	whyStalled = "over relays at this loss (50 % bursty; 30 % bursty with the Initiator's second upload) no receiver confirms a new chunk " +
-		"for 5 client timeouts: group chunks of 2–3 segments with 6 SAR passes and segmented Block Status answers rarely cross 2–3 hops, " +
-		"the loss estimate climbs to 0.7–0.8; the distributor stops the transfer and healthy targets end Transfer Error with that reason"
-	whyStartSilent = "over relays at 50 % loss a healthy target's 12-segment Firmware Update Start never completes (10 of 12 segments acknowledged) " +
-		"in the Start step nor in its own window after the transfer: it ends Transfer Error, no response to Update Start"
-	whyConfirmSilent = "over relays at 50 % loss a healthy target that applied answers no Firmware Update Information Get for the client timeout " +
+	whyStalled = "over relays at this loss no receiver confirms a new chunk for 5 client timeouts: group chunks of 2–3 segments with " +
+		"6 SAR passes and the segmented Block Status answers rarely cross 2–3 hops, the loss estimate climbs to 0.7–0.8; the distributor " +
+		"stops the transfer and healthy targets end Transfer Error with that reason"
+	whyBLOBSilent = "a healthy target behind relays answers no Block Get for the BLOB client's 16 attempts in its second transfer " +
+		"(over relays they outlast half the servers' inactivity timeout), and the verify step finds it still in the transfer: " +
+		"Transfer Error with the BLOB client's reason"
+	whyConfirmSilent = "a healthy target behind relays that applied answers no Firmware Update Information Get for the client timeout " +
 		"and 3 rounds: the confirm step ends it Apply Failed (new firmware not running: no response)"
+	whyBlockWrongPhase = "a target behind relays still holds a block open with another chunk size while other targets are in the block " +
+		"(the BLOB client adopts the target's size only when no other target needs the block): Block Status Wrong Phase"
+	whyStartWindow = "at 50 % bursty loss after a distributor restart a target's BLOB server gives up waiting for Transfer Start " +
+		"again in its second transfer (Transfer Status Wrong Phase from an Inactive server)"
 )
 
 // The cells that fail today (seed 1), from a long run
@@ -18,22 +23,24 @@ const (
 // each with the first problem it showed.
 func init() {
 	for k, why := range map[string]string{
-		"building | 30% bursty | upload-cut/inband": whyStalled,
-		"building | 30% bursty | upload-cut/oob":    whyStalled,
+		"building | 30% bursty | dist-restart@25%":  whyBLOBSilent,
+		"building | 30% bursty | dist-restart@50%":  whyBLOBSilent,
+		"building | 30% bursty | dist-restart@75%":  whyBLOBSilent,
+		"building | 30% bursty | upload-cut/oob":    whyConfirmSilent,
+		"building | 50% indep | reboot@transfer":    whyStalled,
+		"building | 50% indep | upload-cut/oob":     whyBlockWrongPhase,
 		"building | 50% bursty | none":              whyStalled,
 		"building | 50% bursty | reboot@transfer":   whyStalled,
 		"building | 50% bursty | reboot@verify":     whyStalled,
 		"building | 50% bursty | reboot@apply":      whyStalled,
 		"building | 50% bursty | offline":           whyStalled,
-		"building | 50% bursty | dist-restart@25%":  whyStalled,
+		"building | 50% bursty | dist-restart@25%":  whyStartWindow,
 		"building | 50% bursty | dist-restart@50%":  whyStalled,
 		"building | 50% bursty | dist-restart@75%":  whyStalled,
 		"building | 50% bursty | upload-cut/inband": whyStalled,
-		"building | 50% bursty | upload-cut/oob":    whyStalled,
+		"building | 50% bursty | upload-cut/oob":    whyBLOBSilent,
 		"building | 50% bursty | target-full":       whyStalled,
 		"building | 50% bursty | power-cut":         whyStalled,
-		"building | 50% indep | offline":            whyStartSilent,
-		"building | 50% indep | power-cut":          whyConfirmSilent,
 	} {
 		knownFailures[k] = why
 	}
