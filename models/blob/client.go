@@ -1135,7 +1135,7 @@ func (c *Client) onBlockStartStatus(t *cliTarget, st *BlockStatus) bool {
 // target accepts that size. With others in the block it never does: a
 // blind Block Start to a group collects no answers before the data, and
 // after a rechunk a server not yet suspended answers so while the others
-// took the new size (models/dfd TestSim_50Targets3Hops lost 45 of 50).
+// took the new size; adopting its size would lose all of them.
 // Chunks already sent cannot land in the open block: they have the other
 // size, and the server takes a chunk only of the length it expects
 // (checked for the block's short last chunk). It reports whether it did.

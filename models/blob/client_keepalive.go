@@ -16,27 +16,27 @@ import (
 // bursty loss in the fault matrix's building), so the servers kept losing
 // what they had of the block and no receiver ever completed it. While a
 // query step (Block Get, Block Start) of an open block runs and no chunk
-// went out for half the timeout (a quarter over relays: keepAliveShare),
-// the client sends one chunk (a chunk is
-// never answered, and a valid one restarts the timer even when it is a
-// duplicate, blob.md §11.2 Chunk Transfer). Only then: between a pass and
-// its Block Get the chunk would cost air and spoil the loss measured.
+// went out for half the timeout (a quarter over relays: keepAliveAfter),
+// the client sends one chunk: a chunk is never answered, and a valid one
+// restarts the timer even when it is a duplicate (blob.md §11.2 Chunk
+// Transfer). Only then: between a pass and its Block Get the chunk would
+// cost air and spoil the loss measured.
 
-// keepAliveShare is the part of the servers' inactivity timeout after
-// which a query step gets a chunk: half on one hop; a quarter over
-// relays, where one chunk reaches a target less often, so that a few
-// reach it before it suspends.
-func (c *Client) keepAliveShare() time.Duration {
+// keepAliveAfter is how long a query step may run without a chunk: half
+// the servers' inactivity timeout on one hop, a quarter over relays, where
+// one chunk reaches a target less often, so that a few reach it before
+// it suspends.
+func (c *Client) keepAliveAfter() time.Duration {
 	if c.multiHop() {
-		return 4
+		return c.serverTimeout() / 4
 	}
-	return 2
+	return c.serverTimeout() / 2
 }
 
 // armKeepAlive (re)starts the keep-alive check of the current block.
 func (c *Client) armKeepAlive() {
 	c.stopKeepAlive()
-	gen, every := c.gen, c.serverTimeout()/c.keepAliveShare()
+	gen, every := c.gen, c.keepAliveAfter()
 	c.keepTimer = c.clk.AfterFunc(every/2, func() {
 		c.keepTimer = nil
 		if gen != c.gen || c.state != ClientBlock || c.mode != ModePush {
