@@ -10,8 +10,8 @@
 # Go 1.26's fuzzing coordinator can fail a target with a bare "context
 # deadline exceeded" at the -fuzztime boundary, with no failing input
 # (golang/go#75804, fixed in Go 1.27): such a run is tried again, at most
-# twice. A run
-# that wrote a failing input, panicked or failed otherwise is never retried.
+# twice. A run that wrote a failing input, panicked or failed otherwise is
+# never tried again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fuzztime=${FUZZTIME:-20s}
