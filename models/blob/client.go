@@ -226,8 +226,10 @@ type cliTarget struct {
 
 	// current block
 	blockDone   bool
-	started     bool // answered Block Start for the current block
-	needStart   bool // must be sent Block Start again (suspended, rebooted)
+	deferSize   uint16 // sits the current block out (deferOpenBlock): the Chunk Size it holds it open with, or deferAny
+	deferred    int    // 1 + the block it last sat out
+	started     bool   // answered Block Start for the current block
+	needStart   bool   // must be sent Block Start again (suspended, rebooted)
 	missing     ChunkSet
 	sentRepair  ChunkSet // chunks it missed that the last repair pass sent (Len 0: none)
 	reported    bool     // answered the last Block Get with a usable list
@@ -989,7 +991,7 @@ func (c *Client) startBlock(b int) {
 	var need []*cliTarget
 	for _, t := range c.active() {
 		t.blockDone = !t.needsBlock(b)
-		t.started, t.reported, t.needStart = false, false, false
+		t.started, t.reported, t.needStart, t.deferSize = false, false, false, 0
 		t.sentRepair = ChunkSet{}
 		t.pullReq, t.pullSent, t.pullTries, t.pullPending = t.pullReq[:0], t.pullSent[:0], 0, false
 		if !t.blockDone {
@@ -1104,7 +1106,7 @@ func (c *Client) onBlockStartStatus(t *cliTarget, st *BlockStatus) bool {
 	case StatusInformationUnavailable:
 		return false // a late answer to a Block Get; Block Start never gets it
 	case StatusWrongPhase:
-		if c.adoptOpenBlock(t, st) {
+		if c.adoptOpenBlock(t, st) || c.deferOpenBlock(t, st) {
 			return true
 		}
 		c.loseStatus(t, "Block Status", st.Status)
@@ -1132,28 +1134,27 @@ func (c *Client) onBlockStartStatus(t *cliTarget, st *BlockStatus) bool {
 // Status names the open block). When no other target needs the block
 // (the distributor's second transfer to the targets it lost), the block
 // starts again with the target's Chunk Size, once per block, if every
-// target accepts that size. With others in the block it never does: a
-// blind Block Start to a group collects no answers before the data, and
-// after a rechunk a server not yet suspended answers so while the others
-// took the new size; adopting its size would lose all of them.
+// target accepts that size. With others in the block it does not restart
+// it (a blind Block Start to a group collects no answers before the data,
+// and after a rechunk a server not yet suspended answers so while the
+// others took the new size; adopting its size would lose all of them):
+// the target sits the block out, and once the others hold it the block
+// starts again for it alone with its size (finishDeferred). Asked Block
+// Start meanwhile, its server would keep the block open for ever (any
+// Block Start shows the client alive); left alone, it keeps it open
+// until the inactivity timer suspends it, and a Suspended server takes
+// any size.
 // Chunks already sent cannot land in the open block: they have the other
 // size, and the server takes a chunk only of the length it expects
 // (checked for the block's short last chunk). It reports whether it did.
 func (c *Client) adoptOpenBlock(t *cliTarget, st *BlockStatus) bool {
 	cs := st.ChunkSize
-	if st.BlockNumber != uint16(c.block) || cs == c.chunkSize || cs == 0 || cs == 0xFFFF ||
-		c.mode == ModePull || c.adopted == c.block+1 || c.sentShort {
-		return false
-	}
-	full := int(min(uint64(c.xfer.Size), BlockSize(c.log2))) // a server checks the full block (planSAR)
-	n := ChunkCount(c.blockLen, cs)
-	if int(cs) > c.lim.chunkLimit() || ChunkCount(full, cs) > int(c.lim.MaxTotalChunks) ||
-		ChunkLen(c.blockLen, cs, n-1) == int(c.chunkSize) {
+	if st.BlockNumber != uint16(c.block) || !c.canAdopt(cs) {
 		return false
 	}
 	for _, o := range c.active() {
 		if o != t && !o.blockDone {
-			return false
+			return c.deferOpenBlock(t, st)
 		}
 	}
 	c.log.Info("blob client: block open with another chunk size", "target", t.addr, "block", c.block,
@@ -1163,6 +1164,18 @@ func (c *Client) adoptOpenBlock(t *cliTarget, st *BlockStatus) bool {
 	c.adopted, c.adopt = c.block+1, cs
 	c.startBlock(c.block)
 	return true
+}
+
+// canAdopt reports whether the current block may start again with Chunk
+// Size cs, which a target's server holds it open with (adoptOpenBlock).
+func (c *Client) canAdopt(cs uint16) bool {
+	if cs == c.chunkSize || cs == 0 || cs == 0xFFFF || c.mode == ModePull || c.adopted == c.block+1 || c.sentShort {
+		return false
+	}
+	full := int(min(uint64(c.xfer.Size), BlockSize(c.log2))) // a server checks the full block (planSAR)
+	n := ChunkCount(c.blockLen, cs)
+	return int(cs) <= c.lim.chunkLimit() && ChunkCount(full, cs) <= int(c.lim.MaxTotalChunks) &&
+		ChunkLen(c.blockLen, cs, n-1) != int(c.chunkSize)
 }
 
 // adoptedChunk is the Chunk Size adoptOpenBlock asked for, with the SAR
@@ -1233,6 +1246,9 @@ func (c *Client) unionMissing() ChunkSet {
 // blockFinished moves on when every active target has the block.
 func (c *Client) blockFinished() {
 	b := c.block
+	if c.finishDeferred() {
+		return
+	}
 	if f := c.xfer.Callbacks.OnBlockDone; f != nil {
 		f(b)
 	}
@@ -1240,6 +1256,64 @@ func (c *Client) blockFinished() {
 		return // a callback suspended or cancelled
 	}
 	c.nextBlock(b + 1)
+}
+
+// deferAny marks a target that sits the block out (deferOpenBlock) and
+// then takes it with any Chunk Size.
+const deferAny = 0xFFFF
+
+// deferOpenBlock handles a Wrong Phase answer to Block Start from a
+// target whose server holds a block open (this one with another Chunk
+// Size, or another one: the first transfer's group Block Start reached
+// a target it had lost) while other targets are in the block: the
+// target sits the block out, once per block, and gets it alone after
+// the others (finishDeferred). Asked Block Start meanwhile, its server
+// would keep the block open for ever (any Block Start shows the client
+// alive); left alone, it keeps it open until the inactivity timer
+// suspends it, and a Suspended server takes any block and size. It
+// reports whether it did.
+func (c *Client) deferOpenBlock(t *cliTarget, st *BlockStatus) bool {
+	if c.mode == ModePull || t.deferred == c.block+1 || st.ChunkSize == 0 || st.ChunkSize == 0xFFFF {
+		return false
+	}
+	others := false
+	for _, o := range c.active() {
+		if o != t && !o.blockDone {
+			others = true
+		}
+	}
+	if !others {
+		return false
+	}
+	t.deferSize, t.deferred, t.blockDone = deferAny, c.block+1, true
+	if st.BlockNumber == uint16(c.block) && c.canAdopt(st.ChunkSize) {
+		t.deferSize = st.ChunkSize
+	}
+	c.log.Info("blob client: block open elsewhere: finished after the others", "target", t.addr,
+		"block", c.block, "open_block", st.BlockNumber, "chunk_size", st.ChunkSize, "was", c.chunkSize)
+	return true
+}
+
+// finishDeferred starts the current block again, with the Chunk Size
+// they hold it open with, for the targets that sat it out
+// (adoptOpenBlock), once the others hold it. It reports whether it did.
+func (c *Client) finishDeferred() bool {
+	var cs uint16
+	for _, t := range c.active() {
+		if t.deferSize != 0 && (cs == 0 || cs == deferAny) {
+			cs = t.deferSize
+		}
+	}
+	if cs == 0 {
+		return false
+	}
+	c.log.Info("blob client: block again for targets that sat it out", "block", c.block, "chunk_size", cs)
+	if cs != deferAny {
+		c.stats.Adopted++
+		c.adopted, c.adopt = c.block+1, cs
+	}
+	c.startBlock(c.block)
+	return true
 }
 
 // confirm sends Transfer Get (blob.md §12.7): every target must report

@@ -390,6 +390,7 @@ func (c *Client) updateLoss() {
 	var shares []float64
 	for _, t := range c.active() {
 		switch {
+		case t.deferSize != 0: // sat the pass out
 		case t.blockDone:
 			shares = append(shares, 0)
 		case t.started && t.missing.Len() == c.nChunks:

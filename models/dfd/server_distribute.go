@@ -326,6 +326,8 @@ func persist[T any](s *Server, r *distRun, targets []mesh.Address, budget time.D
 // through the verify and confirm steps).
 const minSilentRounds = 3
 
+const confirmFactor = 3
+
 // ---- receivers' bookkeeping ----
 
 func (s *Server) isLocal(a mesh.Address) bool { return s.layer != nil && s.layer.Element(a) != nil }
@@ -892,7 +894,7 @@ func (s *Server) stepConfirm() {
 	again := func(a mesh.Address, err error) bool {
 		return s.silentAfterApply(a, err) || errors.Is(err, errOldFirmware)
 	}
-	persist(s, r, targets, s.clientTimeout(), time.Time{}, again, ask, func(a mesh.Address, list []dfu.FirmwareInformation, err error) {
+	persist(s, r, targets, confirmFactor*s.clientTimeout(), time.Time{}, again, ask, func(a mesh.Address, list []dfu.FirmwareInformation, err error) {
 		rv := s.receiver(a)
 		if rv == nil {
 			return
