@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/meshdfu/meshdfu/mesh"
@@ -968,7 +969,9 @@ func (t *cliTarget) needsBlock(b int) bool {
 // nextBlock starts the first block ≥ from that a target still needs, or
 // confirms the transfer when there is none.
 func (c *Client) nextBlock(from int) {
-	for b := from; b < c.blocks; b++ {
+	// From the start again: a block can go out of turn (jumpToOpenBlock).
+	for i := range c.blocks {
+		b := (from + i) % c.blocks
 		for _, t := range c.active() {
 			if t.needsBlock(b) {
 				c.startBlock(b)
@@ -1106,7 +1109,13 @@ func (c *Client) onBlockStartStatus(t *cliTarget, st *BlockStatus) bool {
 	case StatusInformationUnavailable:
 		return false // a late answer to a Block Get; Block Start never gets it
 	case StatusWrongPhase:
-		if c.adoptOpenBlock(t, st) || c.deferOpenBlock(t, st) {
+		if st.BlockNumber == uint16(c.block) && st.ChunkSize == c.chunkSize && st.Format != FormatAllMissing {
+			// A late answer to the Block Start of another block: a
+			// server holding this one open with this size says Success
+			// (all chunks missing is also what an Inactive server says).
+			return false
+		}
+		if c.adoptOpenBlock(t, st) || c.jumpToOpenBlock(t, st) || c.deferOpenBlock(t, st) {
 			return true
 		}
 		c.loseStatus(t, "Block Status", st.Status)
@@ -1256,6 +1265,41 @@ func (c *Client) blockFinished() {
 		return // a callback suspended or cancelled
 	}
 	c.nextBlock(b + 1)
+}
+
+// jumpToOpenBlock handles a Wrong Phase answer to Block Start from the
+// only target in the block whose server holds another block open, one
+// it still needs (the first transfer's group Block Start reached a target
+// it had lost): that block goes first, with the target's Chunk Size, and
+// the client comes back to this one afterwards (nextBlock). It reports
+// whether it did.
+func (c *Client) jumpToOpenBlock(t *cliTarget, st *BlockStatus) bool {
+	ob, cs := int(st.BlockNumber), st.ChunkSize
+	if ob == c.block || ob >= c.blocks || !t.needsBlock(ob) || c.mode == ModePull || c.sentShort || c.adopted == ob+1 ||
+		cs == 0 || cs == 0xFFFF || int(cs) > c.lim.chunkLimit() {
+		return false
+	}
+	// Chunks of this block already sent must not fit the open block: the
+	// server takes a chunk by its number and length alone.
+	full := int(min(uint64(c.xfer.Size), BlockSize(c.log2)))
+	obLen := BlockLen(c.xfer.Size, c.log2, ob)
+	sent := []int{int(c.chunkSize), ChunkLen(c.blockLen, c.chunkSize, ChunkCount(c.blockLen, c.chunkSize)-1)}
+	open := []int{int(cs), ChunkLen(obLen, cs, ChunkCount(obLen, cs)-1)}
+	if ChunkCount(full, cs) > int(c.lim.MaxTotalChunks) || slices.ContainsFunc(sent, func(l int) bool { return slices.Contains(open, l) }) {
+		return false
+	}
+	for _, o := range c.active() {
+		if o != t && !o.blockDone {
+			return false
+		}
+	}
+	c.log.Info("blob client: another block open: that one first", "target", t.addr, "block", c.block,
+		"open_block", ob, "chunk_size", cs)
+	c.stats.Adopted++
+	c.halt() // the pass and the Block Start step of this block
+	c.adopted, c.adopt = ob+1, cs
+	c.startBlock(ob)
+	return true
 }
 
 // deferAny marks a target that sits the block out (deferOpenBlock) and
