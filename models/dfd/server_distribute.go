@@ -33,6 +33,11 @@ type distRun struct {
 	// to be started again once (startAgain).
 	again        []mesh.Address
 	startedAgain bool
+	// Transfers after the second (moreTransfers), and each receiver's
+	// blocks when the transfer began: one lost to silence that gained
+	// blocks in it gets another.
+	extraRounds   int
+	blocksAtStart map[mesh.Address]int
 
 	// Receivers the BLOB client lost to silence in their second
 	// transfer, with that reason: their answers may be what was lost
@@ -538,6 +543,12 @@ func (s *Server) stepTransfer() {
 		s.stepVerify()
 		return
 	}
+	r.blocksAtStart = map[mesh.Address]int{}
+	for _, a := range targets {
+		if rv := s.receiver(a); rv != nil {
+			r.blocksAtStart[a] = rv.BlocksDone
+		}
+	}
 	strat := s.base
 	if s.dist.BlockSizeLog != 0 {
 		strat.BlockSizeLog = s.dist.BlockSizeLog // the blocks the targets already hold
@@ -580,7 +591,7 @@ func (s *Server) stepTransfer() {
 				if !s.alive(r) {
 					return
 				}
-				if !r.startedAgain && (le.Timeout || le.Status == blob.StatusWrongPhase) {
+				if !r.startedAgain && (le.Timeout || le.Status == blob.StatusWrongPhase) || le.Timeout && s.moreTransfers(r, le.Target) {
 					// Its BLOB server gave up waiting for Transfer Start
 					// (a long Start step under loss), still waits for
 					// chunks of a block it opened with another chunk size
@@ -663,6 +674,9 @@ func (s *Server) stepTransfer() {
 // the others are asked too and answer with the phase they reached.
 func (s *Server) startAgain(r *distRun) {
 	s.log.Info("dfd: server: starting receivers again", slog.Int("receivers", len(r.again)))
+	if r.startedAgain {
+		r.extraRounds++
+	}
 	r.startedAgain, r.again = true, nil
 	s.stepStart()
 }
@@ -677,6 +691,21 @@ func confirmedMeasure(p blob.TargetProgress) uint64 {
 	}
 	return m
 }
+
+// moreTransfers reports whether receiver a, which the BLOB client lost to
+// silence in a transfer after its second, gets one more: while each
+// transfer gains it blocks, up to maxExtraTransfers (over relays at 30 %
+// bursty loss a target's link stays in a loss burst for minutes, and a
+// receiver that holds more each time is not lost: fault matrix,
+// building).
+func (s *Server) moreTransfers(r *distRun, a mesh.Address) bool {
+	rv := s.receiver(a)
+	base, ok := r.blocksAtStart[a]
+	return r.startedAgain && r.extraRounds < maxExtraTransfers && rv != nil && ok && rv.BlocksDone > base
+}
+
+// maxExtraTransfers bounds the transfers after the second (moreTransfers).
+const maxExtraTransfers = 2
 
 // stallFactor is how many client timeouts a transfer may run without a
 // receiver confirming a new chunk or block before the distributor stops
