@@ -39,7 +39,7 @@ type distRun struct {
 	extraRounds   int
 	blocksAtStart map[mesh.Address]int
 
-	// Receivers the BLOB client lost to silence in their second
+	// Receivers the BLOB client lost to silence in their last
 	// transfer, with that reason: their answers may be what was lost
 	// (a target holding the whole image verifies it), so the verify step
 	// decides (stepVerify).
@@ -331,6 +331,10 @@ func persist[T any](s *Server, r *distRun, targets []mesh.Address, budget time.D
 // through the verify and confirm steps).
 const minSilentRounds = 3
 
+// confirmFactor is how many client timeouts the confirm step asks a
+// silent target, or one still running the old firmware: over relays at
+// 30 % bursty loss a target that had applied stayed silent through one
+// (fault matrix, building, upload-cut/oob).
 const confirmFactor = 3
 
 // ---- receivers' bookkeeping ----
@@ -900,7 +904,7 @@ func (s *Server) stepConfirm() {
 	}
 	// A target that still runs the old firmware may not have finished
 	// applying (it answers Information Get until it reboots): asked again
-	// like a silent one, for the client timeout.
+	// like a silent one, for confirmFactor client timeouts.
 	runsNew := func(rv *receiver, list []dfu.FirmwareInformation) bool {
 		return int(rv.ImageIndex) < len(list) && bytes.Equal(list[rv.ImageIndex].FirmwareID, s.dist.FirmwareID)
 	}
