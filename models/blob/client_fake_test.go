@@ -63,6 +63,9 @@ type fakeNet struct {
 	sent    int // messages the client sent
 	maxLate time.Duration
 	recvTTL uint8 // TTL the client receives answers with (0: 5, a target behind relays)
+	// before, when set, sees every message a fake target receives before
+	// the target handles it (to change the target's state as time would).
+	before func(s *fakeSrv, m access.Message)
 }
 
 func newFakeNet(t *testing.T, n int, seed uint64) *fakeNet {
@@ -143,6 +146,16 @@ func (f *fakeNet) reply(s *fakeSrv, m access.Message) {
 	})
 }
 
+// inject hands the client an answer from s at once, ahead of any answer
+// the fake target has scheduled (a late answer to an earlier request).
+func (f *fakeNet) inject(s *fakeSrv, m access.Message) {
+	b, err := access.Marshal(m)
+	if err != nil {
+		f.t.Fatalf("fake server %v: %v", s.addr, err)
+	}
+	f.layer.Receive(&access.Context{Src: s.addr, Dst: fakeClientAddr, AppKeyIndex: 0, RecvTTL: 5}, b)
+}
+
 func (f *fakeNet) handle(s *fakeSrv, p []byte) {
 	s.got++
 	op, params, err := access.DecodeOpcode(p)
@@ -155,6 +168,9 @@ func (f *fakeNet) handle(s *fakeSrv, p []byte) {
 	}
 	if err := m.Unmarshal(params); err != nil {
 		f.t.Fatalf("client sent bad %v: %v", op, err)
+	}
+	if f.before != nil {
+		f.before(s, m)
 	}
 	if st, ok := s.override[op]; ok {
 		switch op {
@@ -297,13 +313,19 @@ type runResult struct {
 	blocks    []int
 	progress  int
 	suspended int
+	onBlock   func(b int) // when set, called from OnBlockDone
 }
 
 func (f *fakeNet) start(c *Client, x Transfer, r *runResult) {
 	f.t.Helper()
 	x.Callbacks.OnEnd = func(res Result) { r.res = &res }
 	x.Callbacks.OnTargetLost = func(e *LostError) { r.lost = append(r.lost, e) }
-	x.Callbacks.OnBlockDone = func(b int) { r.blocks = append(r.blocks, b) }
+	x.Callbacks.OnBlockDone = func(b int) {
+		r.blocks = append(r.blocks, b)
+		if r.onBlock != nil {
+			r.onBlock(b)
+		}
+	}
 	x.Callbacks.OnProgress = func(TargetProgress) { r.progress++ }
 	x.Callbacks.OnSuspended = func() { r.suspended++ }
 	if err := c.Start(x); err != nil {
