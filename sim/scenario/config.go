@@ -213,8 +213,10 @@ func ParseSize(s string) (int, error) {
 		}
 	}
 	v, err := strconv.ParseFloat(t, 64)
-	if err != nil || v <= 0 || v*float64(mul) > 1<<40 {
+	n := v * float64(mul)
+	// !(…) also refuses NaN, and sizes that round down to no octet ("0.5").
+	if err != nil || !(n >= 1 && n <= 1<<40) {
 		return 0, fmt.Errorf("%w: size %q: want octets such as 32768, 64KiB or 1MiB", ErrConfig, s)
 	}
-	return int(v * float64(mul)), nil
+	return int(n), nil
 }
