@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"slices"
 	"time"
 
+	"github.com/meshdfu/meshdfu/internal/request"
 	"github.com/meshdfu/meshdfu/internal/rtt"
 	"github.com/meshdfu/meshdfu/mesh"
 	"github.com/meshdfu/meshdfu/mesh/access"
@@ -87,42 +87,17 @@ type ClientConfig struct {
 //
 // Call every method on the node's executor.
 type Client struct {
-	cfg     ClientConfig
-	log     *slog.Logger
-	model   *access.Model
-	bcli    *blob.Client
-	pending []*request
+	cfg   ClientConfig
+	log   *slog.Logger
+	model *access.Model
+	bcli  *blob.Client
+	reqs  *request.Engine
 
 	relays  rtt.Relays
 	servers map[mesh.Address]*server
 	air     rtt.Air
 }
 
-// request is one request to one distributor; its states are those of
-// the Firmware Update Client's requests (models/dfu/client.go).
-type request struct {
-	dst   mesh.Address
-	msg   access.Message
-	want  access.Opcode
-	cb    func(access.Message, error)
-	left  int           // resends left
-	every time.Duration // the one-hop wait per send
-
-	reqPDUs, ansPDUs int
-	segmented        bool
-	sends            int
-	sentAt           time.Time
-	sendGen          uint64
-	inFlight         bool  // a segmented send the transport has not reported yet
-	expired          bool  // the wait ended while in flight
-	cause            error // the transport's last failure, for the timeout error
-
-	timer mesh.Timer
-	gen   uint64
-	done  bool
-}
-
-// NewClient returns a Client; add its Models to an element of the
 // initiator.
 func NewClient(cfg ClientConfig) (*Client, error) {
 	if cfg.Clock == nil {
@@ -160,6 +135,8 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	st := b.Strategy()
 	c := &Client{cfg: cfg, log: cfg.Logger, bcli: b,
 		relays: rtt.Relays{Transmissions: st.RelayTransmissions, PDUInterval: st.PDUInterval, Load: st.RelayLoad}}
+	c.reqs = request.New(request.Config{Clock: cfg.Clock, Logger: cfg.Logger, Name: "dfd", OpName: opName, ErrTimeout: ErrTimeout,
+		Send: c.send, Wait: c.wait, AnswerWait: c.answerWait, ReserveAir: c.reserveAir})
 	c.model = &access.Model{ID: ClientModelID, NoSubscriptions: true, NoPublication: true}
 	for _, op := range []access.Opcode{OpReceiversStatus, OpReceiversList, OpCapabilitiesStatus, OpStatus, OpUploadStatus, OpFirmwareStatus} {
 		c.model.Ops = append(c.model.Ops, access.Op{Opcode: op, Handler: c.receive(op)})
@@ -184,7 +161,7 @@ func (c *Client) SetLayer(l *access.Layer) {
 }
 
 // Pending returns the number of requests waiting for a status.
-func (c *Client) Pending() int { return len(c.pending) }
+func (c *Client) Pending() int { return c.reqs.Pending() }
 
 func answerOf(op access.Opcode) access.Opcode {
 	switch op {
@@ -219,139 +196,32 @@ func (c *Client) Request(dst mesh.Address, msg access.Message, cb func(access.Me
 	case c.cfg.Layer == nil:
 		return fmt.Errorf("%w: client has no access layer (SetLayer)", ErrConfig)
 	}
-	for _, p := range c.pending {
-		if p.dst == dst && p.want == want {
-			return fmt.Errorf("%w: %s to %s pending", ErrBusy, opName(p.msg.Opcode()), dst)
-		}
+	if p := c.reqs.Busy(dst, want); p != nil {
+		return fmt.Errorf("%w: %s to %s pending", ErrBusy, opName(p.Msg.Opcode()), dst)
 	}
 	total := c.cfg.Timeout
 	if msg.Opcode() == OpUploadOOBStart {
 		total = c.cfg.OOBTimeout
 	}
+	var match func(access.Message) bool
+	if g, ok := msg.(*ReceiversGet); ok {
+		first := g.FirstIndex
+		match = func(m access.Message) bool { return m.(*ReceiversList).FirstIndex == first }
+	}
 	n := messageSize(msg)
-	r := &request{dst: dst, msg: msg, want: want, cb: cb, left: c.cfg.Retries, every: total / time.Duration(c.cfg.Retries+1),
-		reqPDUs: rtt.MessagePDUs(n), ansPDUs: answerPDUs(msg), segmented: rtt.Segmented(n)}
-	if d := c.reserveAir(r); d > 0 {
-		c.pending = append(c.pending, r)
-		c.arm(r, d, c.transmit)
-		return nil
-	}
-	if err := c.send(r); err != nil {
-		return err
-	}
-	c.pending = append(c.pending, r)
-	return nil
+	return c.reqs.Start(&request.Request{Dst: dst, Msg: msg, Want: want, Match: match, Cb: cb,
+		Left: c.cfg.Retries, Every: total / time.Duration(c.cfg.Retries+1),
+		ReqPDUs: rtt.MessagePDUs(n), AnsPDUs: answerPDUs(msg), Segmented: rtt.Segmented(n)})
 }
 
-// arm runs f(r) after d unless r ends or is armed again first.
-func (c *Client) arm(r *request, d time.Duration, f func(*request)) {
-	if r.timer != nil {
-		r.timer.Stop()
-	}
-	r.gen++
-	gen := r.gen
-	r.timer = c.cfg.Clock.AfterFunc(d, func() {
-		if gen == r.gen && !r.done {
-			f(r)
-		}
-	})
-}
-
-// transmit sends r now; a send error ends it.
-func (c *Client) transmit(r *request) {
-	if err := c.send(r); err != nil {
-		c.finish(r, nil, err)
-	}
-}
-
-func (c *Client) send(r *request) error {
-	r.sends++
-	ctx := &access.Context{Dst: r.dst, AppKeyIndex: c.cfg.AppKeyIndex, TTL: c.ttlTo(r)}
-	r.sendGen++
-	gen := r.sendGen
-	r.inFlight, r.expired = r.segmented, false
-	r.sentAt = c.cfg.Clock.Now()
-	if err := c.cfg.Layer.Send(c.model, ctx, r.msg, func(err error) { c.onSent(r, gen, err) }); err != nil {
-		r.inFlight = false
-		return fmt.Errorf("dfd: %s to %s: %w", opName(r.msg.Opcode()), r.dst, err)
-	}
-	c.arm(r, c.wait(r), c.onTimer)
-	return nil
-}
-
-// onSent is the transport's report on send gen of a segmented r: nil
-// when the distributor acknowledged every segment, an error when the
-// transport gave up (which does not prove the request was missed). Either
-// way the status is awaited before the request goes again.
-func (c *Client) onSent(r *request, gen uint64, err error) {
-	if r.done || gen != r.sendGen || !r.inFlight {
-		return
-	}
-	r.inFlight = false
-	if err != nil {
-		c.log.Debug("dfd: client: transport gave up on a request", slog.Any("dst", r.dst), slog.String("opcode", opName(r.msg.Opcode())), slog.Any("err", err))
-		r.cause = err
-	}
-	if r.expired {
-		c.arm(r, c.answerWait(r), c.onTimer)
-	}
-}
-
-func (c *Client) onTimer(r *request) {
-	if r.inFlight {
-		r.expired = true // the transport's report decides
-		return
-	}
-	c.retry(r, r.cause)
-}
-
-// retry sends r again once the air is booked, or fails it.
-func (c *Client) retry(r *request, cause error) {
-	if r.left <= 0 {
-		err := fmt.Errorf("%w: %s to %s", ErrTimeout, opName(r.msg.Opcode()), r.dst)
-		if cause != nil {
-			err = fmt.Errorf("%w: %s to %s (%w)", ErrTimeout, opName(r.msg.Opcode()), r.dst, cause)
-		}
-		c.finish(r, nil, err)
-		return
-	}
-	r.left--
-	if d := c.reserveAir(r); d > 0 {
-		c.arm(r, d, c.transmit)
-		return
-	}
-	c.transmit(r)
-}
-
-func (c *Client) remove(r *request) bool {
-	for i, p := range c.pending {
-		if p == r {
-			c.pending = append(c.pending[:i], c.pending[i+1:]...)
-			return true
-		}
-	}
-	return false
-}
-
-// finish ends r once and runs its callback.
-func (c *Client) finish(r *request, m access.Message, err error) {
-	if r.done {
-		return
-	}
-	r.done = true
-	if r.timer != nil {
-		r.timer.Stop()
-	}
-	c.remove(r)
-	r.cb(m, err)
+// send hands r's current copy to the access layer.
+func (c *Client) send(r *request.Request, done func(error)) error {
+	ctx := &access.Context{Dst: r.Dst, AppKeyIndex: c.cfg.AppKeyIndex, TTL: c.ttlTo(r)}
+	return c.cfg.Layer.Send(c.model, ctx, r.Msg, done)
 }
 
 // Abort drops every pending request; their callbacks run with ErrCanceled.
-func (c *Client) Abort() {
-	for _, r := range slices.Clone(c.pending) {
-		c.finish(r, nil, ErrCanceled)
-	}
-}
+func (c *Client) Abort() { c.reqs.Abort(ErrCanceled) }
 
 func statusOf(m access.Message) Status {
 	switch m := m.(type) {
@@ -374,24 +244,19 @@ func (c *Client) receive(op access.Opcode) access.Handler {
 			c.log.Debug("dfd: client: drop", slog.Any("src", ctx.Src), slog.String("opcode", opName(op)), slog.Any("err", err))
 			return
 		}
-		for _, r := range c.pending {
-			if r.dst != ctx.Src || r.want != op {
-				continue
-			}
-			if l, ok := m.(*ReceiversList); ok && l.FirstIndex != r.msg.(*ReceiversGet).FirstIndex {
-				continue
-			}
-			c.learnHops(ctx.Src, ctx.RecvTTL)
-			if r.sends == 1 {
-				c.server(r.dst).rtt.Sample(c.cfg.Clock.Now().Sub(r.sentAt)) // Karn: sent once
-			}
-			var err error
-			if st := statusOf(m); st != StatusSuccess {
-				err = &StatusError{Op: r.msg.Opcode(), Server: ctx.Src, Status: st}
-			}
-			c.finish(r, m, err)
+		r := c.reqs.Find(ctx.Src, op, m)
+		if r == nil {
 			return
 		}
+		c.learnHops(ctx.Src, ctx.RecvTTL)
+		if d, ok := c.reqs.RoundTrip(r); ok {
+			c.server(r.Dst).rtt.Sample(d)
+		}
+		var err error
+		if st := statusOf(m); st != StatusSuccess {
+			err = &StatusError{Op: r.Msg.Opcode(), Server: ctx.Src, Status: st}
+		}
+		c.reqs.Finish(r, m, err)
 	}
 }
 

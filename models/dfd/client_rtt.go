@@ -3,6 +3,7 @@ package dfd
 import (
 	"time"
 
+	"github.com/meshdfu/meshdfu/internal/request"
 	"github.com/meshdfu/meshdfu/internal/rtt"
 	"github.com/meshdfu/meshdfu/mesh"
 	"github.com/meshdfu/meshdfu/mesh/access"
@@ -97,35 +98,35 @@ func (c *Client) behindRelays(dst mesh.Address) bool {
 	return s != nil && s.hops > 1
 }
 
-// wait is how long send number r.sends of r waits for the status.
-func (c *Client) wait(r *request) time.Duration {
-	d := max(r.every, c.relays.Exchange(exchangeBase, c.assumedHops(r.dst), r.reqPDUs, r.ansPDUs))
-	if s := c.servers[r.dst]; s != nil {
+// wait is how long send number r.Sends of r waits for the status.
+func (c *Client) wait(r *request.Request) time.Duration {
+	d := max(r.Every, c.relays.Exchange(exchangeBase, c.assumedHops(r.Dst), r.ReqPDUs, r.AnsPDUs))
+	if s := c.servers[r.Dst]; s != nil {
 		d = max(d, s.rtt.RTO())
 	}
-	if c.behindRelays(r.dst) {
-		d = rtt.Backoff(d, r.sends)
+	if c.behindRelays(r.Dst) {
+		d = rtt.Backoff(d, r.Sends)
 	}
-	return min(d, max(maxWait, r.every))
+	return min(d, max(maxWait, r.Every))
 }
 
 // answerWait is the wait for the status once the transport reported a
 // segmented r after its wait ran out, at least half the one-hop wait.
-func (c *Client) answerWait(r *request) time.Duration {
-	d := max(answerBase, r.every/2)
-	if h := c.assumedHops(r.dst); h > 1 {
-		d += time.Duration(h-1+r.ansPDUs) * c.relays.Hop()
+func (c *Client) answerWait(r *request.Request) time.Duration {
+	d := max(answerBase, r.Every/2)
+	if h := c.assumedHops(r.Dst); h > 1 {
+		d += time.Duration(h-1+r.AnsPDUs) * c.relays.Hop()
 	}
 	return d
 }
 
 // reserveAir books the air of one exchange of r over relays and returns
 // how long to wait for it.
-func (c *Client) reserveAir(r *request) time.Duration {
-	if !c.behindRelays(r.dst) {
+func (c *Client) reserveAir(r *request.Request) time.Duration {
+	if !c.behindRelays(r.Dst) {
 		return 0
 	}
-	return c.air.Reserve(c.cfg.Clock.Now(), time.Duration(r.reqPDUs+r.ansPDUs)*c.relays.PDUCost())
+	return c.air.Reserve(c.cfg.Clock.Now(), time.Duration(r.ReqPDUs+r.AnsPDUs)*c.relays.PDUCost())
 }
 
 // pollInterval is Wait's and the upload's polling interval for dst:
@@ -169,12 +170,12 @@ func answerPDUs(msg access.Message) int {
 // known, just enough to reach the peer (0 for a neighbour, else hops + 1,
 // never above the configured TTL); a resend uses the configured TTL, in
 // case the route grew.
-func (c *Client) ttlTo(r *request) uint8 {
+func (c *Client) ttlTo(r *request.Request) uint8 {
 	h := 0
-	if p := c.servers[r.dst]; p != nil {
+	if p := c.servers[r.Dst]; p != nil {
 		h = p.hops
 	}
-	if !c.cfg.ScopeTTL || h == 0 || r.sends > 1 {
+	if !c.cfg.ScopeTTL || h == 0 || r.Sends > 1 {
 		return c.cfg.TTL
 	}
 	return rtt.ScopedTTL(h, c.cfg.TTL, c.cfg.Layer.DefaultTTL())

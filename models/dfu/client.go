@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/meshdfu/meshdfu/internal/request"
 	"github.com/meshdfu/meshdfu/internal/rtt"
 	"github.com/meshdfu/meshdfu/mesh"
 	"github.com/meshdfu/meshdfu/mesh/access"
@@ -91,17 +92,17 @@ type Target struct {
 // Update runs the whole Firmware Update procedure with the BLOB client.
 // Call every method on the node's executor.
 type Client struct {
-	cfg     ClientConfig
-	log     *slog.Logger
-	model   *access.Model
-	pending []*request
-	upd     *updateRun
+	cfg   ClientConfig
+	log   *slog.Logger
+	model *access.Model
+	reqs  *request.Engine
+	upd   *updateRun
 
 	relays  rtt.Relays
 	peers   map[mesh.Address]*peer
 	hopsMax int
 	air     rtt.Air
-	stats   ClientStats
+	stats   ClientStats // the group counters; the engine counts the rest
 
 	group  mesh.Address // SetGroup
 	label  *[16]byte
@@ -115,35 +116,6 @@ type ClientStats struct {
 	TransportFailures int // segmented sends the transport gave up on
 	GroupSends        int // requests sent to the group
 	GroupAnswers      int // statuses that answered a group request
-}
-
-// request is one request to one target. Its states:
-//
-//	booked ─air free→ sent ─status→ done
-//	sent (segmented) ─transport acked→ awaiting status ─timer→ resend or fail
-//	sent (segmented) ─transport failed→ resend or fail
-//	sent ─timer, still in the transport→ (waits for the transport's report)
-type request struct {
-	dst      mesh.Address
-	msg      access.Message
-	want     access.Opcode
-	match    func(access.Message) bool
-	cb       func(access.Message, error)
-	left     int           // resends left
-	interval time.Duration // the one-hop wait per send
-
-	reqPDUs, ansPDUs int
-	segmented        bool
-	sends            int
-	sentAt           time.Time // the last send
-	sendGen          uint64    // tells the transport's reports of earlier sends apart
-	inFlight         bool      // a segmented send the transport has not reported yet
-	expired          bool      // the wait ended while in flight
-	cause            error     // the transport's last failure, for the timeout error
-
-	timer mesh.Timer
-	gen   uint64
-	done  bool
 }
 
 // NewClient returns a Client; add its Model to an element of the
@@ -177,6 +149,8 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	}
 	c := &Client{cfg: cfg, log: cfg.Logger,
 		relays: rtt.Relays{Transmissions: cfg.RelayTransmissions, PDUInterval: cfg.PDUInterval, Load: cfg.RelayLoad}}
+	c.reqs = request.New(request.Config{Clock: cfg.Clock, Logger: cfg.Logger, Name: "dfu", OpName: opName, ErrTimeout: ErrTimeout,
+		Send: c.send, Wait: c.wait, AnswerWait: c.answerWait, ReserveAir: c.reserveAir})
 	c.model = &access.Model{ID: ClientModelID, NoSubscriptions: true, NoPublication: true}
 	for _, op := range []access.Opcode{OpInformationStatus, OpMetadataStatus, OpUpdateStatus} {
 		c.model.Ops = append(c.model.Ops, access.Op{Opcode: op, Len: access.LenMin(1), Handler: c.receive(op)})
@@ -191,10 +165,15 @@ func (c *Client) Model() *access.Model { return c.model }
 func (c *Client) SetLayer(l *access.Layer) { c.cfg.Layer = l }
 
 // Pending returns the number of requests waiting for a status.
-func (c *Client) Pending() int { return len(c.pending) }
+func (c *Client) Pending() int { return c.reqs.Pending() }
 
 // Stats returns the Client's counters.
-func (c *Client) Stats() ClientStats { return c.stats }
+func (c *Client) Stats() ClientStats {
+	st := c.stats
+	e := c.reqs.Stats()
+	st.Sends, st.Resends, st.TransportFailures = e.Sends, e.Resends, e.TransportFailures
+	return st
+}
 
 // ---- one request ----
 
@@ -235,132 +214,21 @@ func (c *Client) request(dst mesh.Address, msg access.Message, retries int, cb f
 	if c.cfg.Layer == nil {
 		return fmt.Errorf("%w: client has no access layer (SetLayer)", ErrConfig)
 	}
-	for _, p := range c.pending {
-		if p.dst == dst && p.want == want {
-			return fmt.Errorf("%w: %s to %s pending", ErrBusy, opName(p.msg.Opcode()), dst)
-		}
+	if p := c.reqs.Busy(dst, want); p != nil {
+		return fmt.Errorf("%w: %s to %s pending", ErrBusy, opName(p.Msg.Opcode()), dst)
 	}
 	n := messageSize(msg)
-	r := &request{
-		dst: dst, msg: msg, want: want, match: match, cb: cb,
-		left: retries, interval: c.cfg.Timeout / time.Duration(c.cfg.Retries+1),
-		reqPDUs: rtt.MessagePDUs(n), ansPDUs: answerPDUs(want), segmented: rtt.Segmented(n),
-	}
-	if d := c.reserveAir(r); d > 0 {
-		c.pending = append(c.pending, r)
-		c.arm(r, d, c.transmit)
-		return nil
-	}
-	if err := c.send(r); err != nil {
-		return err
-	}
-	c.pending = append(c.pending, r)
-	return nil
-}
-
-// arm runs f(r) after d unless r ends or is armed again first.
-func (c *Client) arm(r *request, d time.Duration, f func(*request)) {
-	if r.timer != nil {
-		r.timer.Stop()
-	}
-	r.gen++
-	gen := r.gen
-	r.timer = c.cfg.Clock.AfterFunc(d, func() {
-		if gen == r.gen && !r.done {
-			f(r)
-		}
+	return c.reqs.Start(&request.Request{
+		Dst: dst, Msg: msg, Want: want, Match: match, Cb: cb,
+		Left: retries, Every: c.cfg.Timeout / time.Duration(c.cfg.Retries+1),
+		ReqPDUs: rtt.MessagePDUs(n), AnsPDUs: answerPDUs(want), Segmented: rtt.Segmented(n),
 	})
 }
 
-// transmit sends r now; a send error ends it.
-func (c *Client) transmit(r *request) {
-	if err := c.send(r); err != nil {
-		c.finish(r, nil, err)
-	}
-}
-
-// send hands r to the access layer and waits for its status. A segmented
-// request stays in flight until the transport reports it acknowledged or
-// failed (onSent).
-func (c *Client) send(r *request) error {
-	r.sends++
-	ctx := &access.Context{Dst: r.dst, AppKeyIndex: c.cfg.AppKeyIndex, TTL: c.ttlTo(r)}
-	r.sendGen++
-	gen := r.sendGen
-	r.inFlight, r.expired = r.segmented, false
-	r.sentAt = c.cfg.Clock.Now()
-	c.stats.Sends++
-	if r.sends > 1 {
-		c.stats.Resends++
-	}
-	if err := c.cfg.Layer.Send(c.model, ctx, r.msg, func(err error) { c.onSent(r, gen, err) }); err != nil {
-		r.inFlight = false
-		return fmt.Errorf("dfu: %s to %s: %w", opName(r.msg.Opcode()), r.dst, err)
-	}
-	c.arm(r, c.wait(r), c.onTimer)
-	return nil
-}
-
-// onSent is the transport's report on send gen of r. For a segmented
-// request: nil once the target acknowledged every segment, so only the
-// status is awaited now; an error when the transport gave up, which does
-// not prove the target missed the request (a Friend may still hold the
-// segments for a Low Power target, and acknowledgments may be the ones
-// lost), so the status is still awaited before the request goes again.
-func (c *Client) onSent(r *request, gen uint64, err error) {
-	if r.done || gen != r.sendGen || !r.inFlight {
-		return
-	}
-	r.inFlight = false
-	if err != nil {
-		c.stats.TransportFailures++
-		c.log.Debug("dfu: client: transport gave up on a request", "dst", r.dst, "opcode", r.msg.Opcode(), "err", err)
-		r.cause = err
-	}
-	if r.expired {
-		c.arm(r, c.answerWait(r), c.onTimer)
-	}
-}
-
-// onTimer ends a wait for r's status: a segmented copy still in the
-// transport is waited for; otherwise r is sent again or fails.
-func (c *Client) onTimer(r *request) {
-	if r.inFlight {
-		r.expired = true
-		return
-	}
-	c.retry(r, r.cause)
-}
-
-// retry sends r again after the air is booked, or fails it when no
-// resend is left.
-func (c *Client) retry(r *request, cause error) {
-	if r.left <= 0 {
-		err := fmt.Errorf("%w: %s to %s", ErrTimeout, opName(r.msg.Opcode()), r.dst)
-		if cause != nil {
-			err = fmt.Errorf("%w: %s to %s (%w)", ErrTimeout, opName(r.msg.Opcode()), r.dst, cause)
-		}
-		c.finish(r, nil, err)
-		return
-	}
-	r.left--
-	c.log.Debug("dfu: client: resending", "dst", r.dst, "opcode", r.msg.Opcode(), "sends", r.sends)
-	if d := c.reserveAir(r); d > 0 {
-		c.arm(r, d, c.transmit)
-		return
-	}
-	c.transmit(r)
-}
-
-func (c *Client) finish(r *request, resp access.Message, err error) {
-	r.done = true
-	if r.timer != nil {
-		r.timer.Stop()
-	}
-	c.pending = slices.DeleteFunc(c.pending, func(p *request) bool { return p == r })
-	if r.cb != nil {
-		r.cb(resp, err)
-	}
+// send hands r's current copy to the access layer.
+func (c *Client) send(r *request.Request, done func(error)) error {
+	ctx := &access.Context{Dst: r.Dst, AppKeyIndex: c.cfg.AppKeyIndex, TTL: c.ttlTo(r)}
+	return c.cfg.Layer.Send(c.model, ctx, r.Msg, done)
 }
 
 func (c *Client) receive(op access.Opcode) access.Handler {
@@ -370,15 +238,13 @@ func (c *Client) receive(op access.Opcode) access.Handler {
 			c.log.Debug("dfu: client: bad status", "src", ctx.Src, "opcode", op, "err", err)
 			return
 		}
-		for _, r := range c.pending {
-			if r.dst == ctx.Src && r.want == op && r.match(resp) {
-				c.learnHops(ctx.Src, ctx.RecvTTL)
-				if r.sends == 1 && !r.sentAt.IsZero() {
-					c.peer(r.dst).rtt.Sample(c.cfg.Clock.Now().Sub(r.sentAt)) // Karn: sent once
-				}
-				c.finish(r, resp, statusErr(r, resp))
-				return
+		if r := c.reqs.Find(ctx.Src, op, resp); r != nil {
+			c.learnHops(ctx.Src, ctx.RecvTTL)
+			if d, ok := c.reqs.RoundTrip(r); ok {
+				c.peer(r.Dst).rtt.Sample(d) // Karn: sent once
 			}
+			c.reqs.Finish(r, resp, statusErr(r.Msg.Opcode(), r.Dst, resp))
+			return
 		}
 		if c.groupAnswer(ctx.Src, op, resp) {
 			c.learnHops(ctx.Src, ctx.RecvTTL)
@@ -388,15 +254,17 @@ func (c *Client) receive(op access.Opcode) access.Handler {
 	}
 }
 
-func statusErr(r *request, resp access.Message) error {
+// statusErr is the error of status resp from target dst to a request of
+// opcode op: a *StatusError when it is not Success, else nil.
+func statusErr(op access.Opcode, dst mesh.Address, resp access.Message) error {
 	switch m := resp.(type) {
 	case *MetadataStatus:
 		if m.Status != StatusSuccess {
-			return &StatusError{Op: r.msg.Opcode(), Target: r.dst, Status: m.Status}
+			return &StatusError{Op: op, Target: dst, Status: m.Status}
 		}
 	case *UpdateStatus:
 		if m.Status != StatusSuccess {
-			return &StatusError{Op: r.msg.Opcode(), Target: r.dst, Status: m.Status, Phase: m.Phase}
+			return &StatusError{Op: op, Target: dst, Status: m.Status, Phase: m.Phase}
 		}
 	}
 	return nil
@@ -686,9 +554,7 @@ func (c *Client) Abort() {
 	for _, q := range slices.Clone(c.groups) {
 		c.endGroup(q, true)
 	}
-	for _, r := range slices.Clone(c.pending) {
-		c.finish(r, nil, ErrCanceled)
-	}
+	c.reqs.Abort(ErrCanceled)
 }
 
 // errorsIsTimeout reports whether err is a request timeout.

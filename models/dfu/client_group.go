@@ -197,7 +197,7 @@ func (c *Client) viaGroup(addrs []mesh.Address, msg access.Message, want access.
 	cb func(mesh.Address, access.Message, error), follow func(silent []mesh.Address, done func()), done func()) {
 	c.askGroup(addrs, msg, want, match, func(a mesh.Address, resp access.Message) {
 		if cb != nil {
-			cb(a, resp, statusErr(&request{dst: a, msg: msg}, resp))
+			cb(a, resp, statusErr(msg.Opcode(), a, resp))
 		}
 	}, func(q *groupQuery, canceled bool) {
 		silent := silentOf(addrs, q)

@@ -3,6 +3,7 @@ package dfu
 import (
 	"time"
 
+	"github.com/meshdfu/meshdfu/internal/request"
 	"github.com/meshdfu/meshdfu/internal/rtt"
 	"github.com/meshdfu/meshdfu/mesh"
 	"github.com/meshdfu/meshdfu/mesh/access"
@@ -122,39 +123,39 @@ func (c *Client) assumedHops(a mesh.Address) int {
 	return min(max(int(ttl)-1, 1), initialHopsCap)
 }
 
-// wait is how long r's send number r.sends waits for the status: the
+// wait is how long r's send number r.Sends waits for the status: the
 // one-hop wait (Timeout/(Retries+1)), at least the exchange over the
 // target's hops and its measured round trip; over relays doubled per
 // earlier send.
-func (c *Client) wait(r *request) time.Duration {
-	d := max(r.interval, c.relays.Exchange(exchangeBase, c.assumedHops(r.dst), r.reqPDUs, r.ansPDUs))
-	if p := c.peers[r.dst]; p != nil {
+func (c *Client) wait(r *request.Request) time.Duration {
+	d := max(r.Every, c.relays.Exchange(exchangeBase, c.assumedHops(r.Dst), r.ReqPDUs, r.AnsPDUs))
+	if p := c.peers[r.Dst]; p != nil {
 		d = max(d, p.rtt.RTO())
 	}
 	if c.multiHop() {
-		d = rtt.Backoff(d, r.sends)
+		d = rtt.Backoff(d, r.Sends)
 	}
-	return min(d, max(maxWait, r.interval))
+	return min(d, max(maxWait, r.Every))
 }
 
 // answerWait is how long to wait for the status once the transport
 // reported a segmented r after its wait ran out: the reply and the
 // status's PDUs over the target's hops, at least half the one-hop wait.
-func (c *Client) answerWait(r *request) time.Duration {
-	d := max(answerBase, r.interval/2)
-	if h := c.assumedHops(r.dst); h > 1 {
-		d += time.Duration(h-1)*c.relays.Hop() + time.Duration(r.ansPDUs)*c.relays.Hop()
+func (c *Client) answerWait(r *request.Request) time.Duration {
+	d := max(answerBase, r.Every/2)
+	if h := c.assumedHops(r.Dst); h > 1 {
+		d += time.Duration(h-1)*c.relays.Hop() + time.Duration(r.AnsPDUs)*c.relays.Hop()
 	}
 	return d
 }
 
 // reserveAir books the air of one exchange of r and returns how long to
 // wait for it; only over relays.
-func (c *Client) reserveAir(r *request) time.Duration {
+func (c *Client) reserveAir(r *request.Request) time.Duration {
 	if !c.multiHop() {
 		return 0
 	}
-	return c.air.Reserve(c.cfg.Clock.Now(), time.Duration(r.reqPDUs+r.ansPDUs)*c.relays.PDUCost())
+	return c.air.Reserve(c.cfg.Clock.Now(), time.Duration(r.ReqPDUs+r.AnsPDUs)*c.relays.PDUCost())
 }
 
 // messageSize is msg's access payload in octets, opcode included.
@@ -191,12 +192,12 @@ func (c *Client) PollInterval(base time.Duration) time.Duration {
 // known, just enough to reach the peer (0 for a neighbour, else hops + 1,
 // never above the configured TTL); a resend uses the configured TTL, in
 // case the route grew.
-func (c *Client) ttlTo(r *request) uint8 {
+func (c *Client) ttlTo(r *request.Request) uint8 {
 	h := 0
-	if p := c.peers[r.dst]; p != nil {
+	if p := c.peers[r.Dst]; p != nil {
 		h = p.hops
 	}
-	if !c.cfg.ScopeTTL || h == 0 || r.sends > 1 {
+	if !c.cfg.ScopeTTL || h == 0 || r.Sends > 1 {
 		return c.cfg.TTL
 	}
 	return rtt.ScopedTTL(h, c.cfg.TTL, c.cfg.Layer.DefaultTTL())
