@@ -91,7 +91,7 @@ func TestEngine_RetriesThenTimeout(t *testing.T) {
 	h := newHarness()
 	var o outcome
 	h.start(t, 1, 2, true, &o)
-	h.reports[0](errRadio) // the transport gave up on the first copy
+	h.reports[0](errRadio)   // the transport gave up on the first copy
 	h.clk.Advance(10 * wait) // one resend, then its copy stays in the transport
 	if len(h.sends) != 2 || o.calls != 0 {
 		t.Fatalf("%d sends, %d callbacks while the second copy is in the transport", len(h.sends), o.calls)
